@@ -1,0 +1,51 @@
+// The one value every device backend produces: a control changed.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace knoblink {
+
+/// What a control is: absolute value, relative delta, button, or host-driven output.
+enum class ControlKind : std::uint8_t { unknown, abs, rel, btn, out };
+
+/// "abs", "rel", "btn", "out" or "unknown".
+std::string_view to_string(ControlKind kind);
+/// Parses "abs" | "rel" | "btn" | "out".
+std::optional<ControlKind> parse_kind(std::string_view text);
+
+/// A control or device name stored inline ([a-z][a-z0-9_]{0,15}), so events never allocate.
+class Name {
+ public:
+  static constexpr std::size_t capacity = 16;
+  Name() = default;
+  /// The name, or nullopt when text is not [a-z][a-z0-9_]{0,15}.
+  static std::optional<Name> from(std::string_view text);
+  /// Copies text truncated to capacity without validating it (for names the program made).
+  static Name unchecked(std::string_view text);
+  std::string_view view() const { return {chars_, size_}; }
+  std::string str() const { return std::string(view()); }
+  bool empty() const { return size_ == 0; }
+  friend bool operator==(const Name& a, const Name& b) { return a.view() == b.view(); }
+
+ private:
+  char chars_[capacity] = {};
+  std::uint8_t size_ = 0;
+};
+
+/// A control changed: abs value, rel delta, or btn 1/0. t_us is a monotonic time
+/// in microseconds passed in by whoever read the bytes (logic never reads a clock).
+struct ControlEvent {
+  std::uint16_t device = 0;  ///< index of the device in the bridge's device table
+  Name control;
+  ControlKind kind = ControlKind::unknown;
+  std::int32_t value = 0;
+  std::int64_t t_us = 0;
+};
+
+/// Printable form of raw bytes for error messages: non-printables as \xNN.
+std::string escape_bytes(std::string_view bytes);
+
+}  // namespace knoblink

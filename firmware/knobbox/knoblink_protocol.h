@@ -1,0 +1,144 @@
+// knoblink serial device protocol, v1 (DESIGN.md, Contract 1).
+//
+// Shared by the firmware (avr-gcc, C++11, no STL, no Arduino.h) and the host
+// decoder in devices/ (C++20), so the two sides cannot drift. Everything here
+// is pure: fixed buffers in, lengths out.
+//
+//   device -> host
+//     @knoblink 1 <device-name> [uid=<hex>]   hello: at boot and on '?'
+//     @ctl <name> <kind> [<min> <max>]        one per control; kind: abs|rel|btn|out
+//     @end                                    end of the description
+//     <name> <int>                            event: abs value, rel delta, btn 1/0
+//     # <text>                                log line
+//   host -> device
+//     ?                                       describe yourself again
+//     <name> <int>                            set an output
+//   Optional integrity suffix " *HH": XOR of every byte before " *".
+#ifndef KNOBLINK_PROTOCOL_H
+#define KNOBLINK_PROTOCOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+namespace knoblink_proto {
+
+/// Protocol version spoken by this header.
+static const int kVersion = 1;
+/// Longest line in bytes, not counting the terminating "\n" (or "\r\n").
+static const size_t kMaxLine = 96;
+/// Longest control or device name: [a-z][a-z0-9_]{0,15}.
+static const size_t kMaxName = 16;
+
+/// True when s[0..n) is a valid name: [a-z][a-z0-9_]{0,15}.
+inline bool is_name(const char* s, size_t n) {
+  if (n == 0 || n > kMaxName || s[0] < 'a' || s[0] > 'z') return false;
+  for (size_t i = 1; i < n; ++i) {
+    const char c = s[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  }
+  return true;
+}
+
+/// XOR of s[0..n): the integrity checksum.
+inline uint8_t checksum(const char* s, size_t n) {
+  uint8_t x = 0;
+  for (size_t i = 0; i < n; ++i) x ^= static_cast<uint8_t>(s[i]);
+  return x;
+}
+
+/// Appends helpers over a fixed buffer; they never write past cap and report
+/// overflow through ok().
+class LineWriter {
+ public:
+  LineWriter(char* buf, size_t cap) : buf_(buf), cap_(cap), len_(0), ok_(true) {}
+
+  LineWriter& str(const char* s) {
+    while (*s) put(*s++);
+    return *this;
+  }
+  LineWriter& chr(char c) {
+    put(c);
+    return *this;
+  }
+  LineWriter& num(int32_t v) {
+    char tmp[12];
+    size_t n = 0;
+    // Work in unsigned so INT32_MIN does not overflow.
+    uint32_t u = v < 0 ? 0u - static_cast<uint32_t>(v) : static_cast<uint32_t>(v);
+    do {
+      tmp[n++] = static_cast<char>('0' + u % 10);
+      u /= 10;
+    } while (u);
+    if (v < 0) put('-');
+    while (n) put(tmp[--n]);
+    return *this;
+  }
+  LineWriter& hex(uint32_t v, size_t digits) {
+    static const char kHex[] = "0123456789abcdef";
+    for (size_t i = digits; i-- > 0;) put(kHex[(v >> (4 * i)) & 0xf]);
+    return *this;
+  }
+  /// Appends " *HH" over everything written so far.
+  LineWriter& sum() {
+    const uint8_t x = checksum(buf_, len_);
+    str(" *");
+    static const char kHexUp[] = "0123456789ABCDEF";
+    put(kHexUp[x >> 4]);
+    put(kHexUp[x & 0xf]);
+    return *this;
+  }
+  /// Terminates the line with '\n'; returns its length (0 on overflow).
+  size_t end() {
+    put('\n');
+    return ok_ ? len_ : 0;
+  }
+  size_t size() const { return len_; }
+  bool ok() const { return ok_; }
+
+ private:
+  void put(char c) {
+    if (len_ < cap_) buf_[len_++] = c;
+    else ok_ = false;
+  }
+  char* buf_;
+  size_t cap_;
+  size_t len_;
+  bool ok_;
+};
+
+/// "<name> <value>\n" (events device->host, outputs host->device).
+inline size_t format_event(char* buf, size_t cap, const char* name, int32_t value,
+                           bool with_sum = false) {
+  LineWriter w(buf, cap);
+  w.str(name).chr(' ').num(value);
+  if (with_sum) w.sum();
+  return w.end();
+}
+
+/// "@knoblink 1 <device> [uid=<hex>]\n"; uid is written when uid_digits > 0.
+inline size_t format_hello(char* buf, size_t cap, const char* device, uint32_t uid,
+                           size_t uid_digits) {
+  LineWriter w(buf, cap);
+  w.str("@knoblink ").num(kVersion).chr(' ').str(device);
+  if (uid_digits) w.str(" uid=").hex(uid, uid_digits);
+  return w.end();
+}
+
+/// "@ctl <name> <kind>[ <min> <max>]\n"; the range is written when has_range.
+inline size_t format_ctl(char* buf, size_t cap, const char* name, const char* kind,
+                         bool has_range, int32_t min, int32_t max) {
+  LineWriter w(buf, cap);
+  w.str("@ctl ").str(name).chr(' ').str(kind);
+  if (has_range) w.chr(' ').num(min).chr(' ').num(max);
+  return w.end();
+}
+
+/// "@end\n".
+inline size_t format_end(char* buf, size_t cap) {
+  LineWriter w(buf, cap);
+  return w.str("@end").end();
+}
+
+}  // namespace knoblink_proto
+
+#endif  // KNOBLINK_PROTOCOL_H
