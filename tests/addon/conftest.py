@@ -70,6 +70,13 @@ class Client:
                                      f"(closed={self.closed}); received: {self.msgs[-20:]}")
             self._pump(min(left, 0.2))
 
+    def wait_closed(self, timeout=5.0):
+        """True once the server has closed the connection (EOF)."""
+        end = time.monotonic() + timeout
+        while not self.closed and time.monotonic() < end:
+            self._pump(end - time.monotonic())
+        return self.closed
+
     def reply(self, cid, timeout=15.0):
         return self.wait(lambda m: m.get("id") == cid and ("ok" in m or "error" in m), timeout,
                          f"reply to id {cid}")
