@@ -4,6 +4,7 @@ imports of the bpy-free add-on modules."""
 import json
 import os
 import pathlib
+import re
 import select
 import socket
 import sys
@@ -12,6 +13,7 @@ import types
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 ADDON = ROOT / "addon" / "knoblink"
+LISTENING = re.compile(r"knoblink-addon listening on 127\.0\.0\.1:(\d+)")
 
 # protocol.py and server.py import no bpy; load them without the package's
 # __init__ (which registers with Blender).

@@ -9,7 +9,6 @@ the test holds, so the add-on must move to the next free one.
 
 import glob
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -19,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, Client, isolated_env
+from conftest import LISTENING, ROOT, Client, isolated_env
 from knoblink import protocol
 
 BACKEND = os.environ.get("KNOBLINK_BACKEND", "bpy50")
@@ -30,7 +29,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 CUBE = 'bpy.data.objects["Cube"]'
 LOC0, LOC1, LOC2 = (f"{CUBE}.location[{i}]" for i in range(3))
 FRAME = "context.scene.frame_current"
-LISTENING = re.compile(r"knoblink-addon listening on 127\.0\.0\.1:(\d+)")
 
 
 class Blender:
