@@ -2,6 +2,7 @@
 
 Inside Blender (the add-on enabled with --addons knoblink):
   blender -b [FILE.blend] --addons knoblink --python addon/run_knoblink.py -- [--no-stdin] [--pidfile F]
+                                                                             [--parent-pid PID]
 With PyPI bpy (BLENDER_USER_SCRIPTS=DIR holding DIR/addons/knoblink):
   python3 addon/run_knoblink.py [--scene FILE.blend] [--no-stdin]
 
@@ -31,6 +32,7 @@ def options():
     ap.add_argument("--scene", help="a .blend to open first (PyPI bpy; Blender takes it on its command line)")
     ap.add_argument("--no-stdin", action="store_true", help="ignore stdin; run until SIGTERM/SIGINT")
     ap.add_argument("--pidfile", help="write this process id here")
+    ap.add_argument("--parent-pid", type=int, help="also stop when this process is gone (the launcher)")
     return ap.parse_args(argv)
 
 
@@ -44,6 +46,9 @@ def main():
         signal.signal(sig, lambda *_: stop.set())
     if not opts.no_stdin:
         threading.Thread(target=_until_eof, args=(stop,), name="knoblink-stdin", daemon=True).start()
+    if opts.parent_pid:
+        threading.Thread(target=_until_gone, args=(opts.parent_pid, stop), name="knoblink-parent",
+                         daemon=True).start()
 
     mod = sys.modules.get(ADDON)
     if mod is None or not getattr(mod, "__addon_enabled__", False):
@@ -72,6 +77,14 @@ def main():
         if link is None or not len(link.queue):
             stop.wait(0.005)
     addon_utils.disable(ADDON, default_set=False)
+
+
+def _until_gone(pid, stop):
+    while not stop.wait(0.5):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            stop.set()
 
 
 def _until_eof(stop):

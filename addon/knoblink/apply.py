@@ -26,13 +26,52 @@ class Settings:
 # ---------------------------------------------------------------- targets
 
 class Target:
-    """A resolved, writable-or-readable value: struct + RNA property (and
-    array index), or struct + custom property key."""
+    """A resolved value: struct + RNA property (and array index), or struct +
+    custom property key. kind/length/lo/hi are plain values (RNA types are
+    static); struct is only valid until the drain ends."""
 
-    __slots__ = ("struct", "prop", "index", "key", "kind", "length", "rna", "path")
+    __slots__ = ("struct", "prop", "index", "key", "kind", "length", "lo", "hi", "path")
 
 
 _IDPROP_KIND = {bool: "BOOLEAN", int: "INT", float: "FLOAT", str: "STRING"}
+_INF = float("inf")
+_rna_info = {}  # (bpy type, property name) -> (kind, length, lo, hi), or None: no such property
+
+
+def _property_info(struct, name):
+    key = (type(struct), name)
+    info = _rna_info.get(key, _rna_info)
+    if info is _rna_info:
+        rna = struct.bl_rna.properties.get(name)
+        if rna is None:
+            info = None
+        else:
+            kind = "ENUM_FLAG" if rna.type == "ENUM" and rna.is_enum_flag else rna.type
+            numeric = rna.type in ("FLOAT", "INT", "BOOLEAN")
+            if len([d for d in getattr(rna, "array_dimensions", ()) if d]) > 1:
+                kind = "MATRIX"
+            lo, hi = (rna.hard_min, rna.hard_max) if rna.type in ("FLOAT", "INT") else (-_INF, _INF)
+            info = (kind, rna.array_length if numeric else 0, lo, hi)
+        _rna_info[key] = info
+    return info
+
+
+class Roots:
+    """Data-blocks and context roots looked up during one drain (a name
+    lookup costs ~8 us). forget() after anything that may rename, free or
+    re-point them: operators, string writes, batches."""
+
+    def __init__(self):
+        self._cache = {}
+
+    def forget(self):
+        self._cache.clear()
+
+    def get(self, p):
+        root = self._cache.get(p.root)
+        if root is None:
+            root = self._cache[p.root] = _root(p)
+        return root
 
 
 def _root(p):
@@ -51,18 +90,18 @@ def _root(p):
     return value
 
 
-def resolve(p):
+def resolve(p, roots=None):
     """ParsedPath -> Target, or ProtocolError naming the part that failed."""
-    struct = _root(p)
+    struct = roots.get(p) if roots is not None else _root(p)
     if p.prefix:
         try:
             struct = struct.path_resolve(p.prefix)
         except ValueError:
             raise ProtocolError("not_found", f"{p.text}: {p.prefix!r} does not resolve") from None
-    if not isinstance(struct, bpy.types.bpy_struct):
-        raise ProtocolError("not_found", f"{p.text}: {p.prefix or p.root[-1]!r} is not a struct")
+        if not isinstance(struct, bpy.types.bpy_struct):
+            raise ProtocolError("not_found", f"{p.text}: {p.prefix!r} is not a struct")
     t = Target()
-    t.struct, t.path, t.prop, t.index, t.key, t.rna = struct, p.text, p.prop, p.index, p.key, None
+    t.struct, t.path, t.prop, t.index, t.key = struct, p.text, p.prop, p.index, p.key
     if p.key is not None:
         try:
             v = struct[p.key]
@@ -74,16 +113,12 @@ def resolve(p):
             v = v.to_list()
         t.length = len(v) if isinstance(v, list) else 0
         t.kind = _IDPROP_KIND.get(type(v[0] if t.length else v), "GROUP")
+        t.lo, t.hi = _idprop_range(struct, p.key) if t.kind in ("INT", "FLOAT") else (-_INF, _INF)
         return t
-    rna = struct.bl_rna.properties.get(p.prop)
-    if rna is None:
+    info = _property_info(struct, p.prop)
+    if info is None:
         raise ProtocolError("not_found", f"{p.text}: {struct.bl_rna.identifier} has no property {p.prop!r}")
-    t.rna = rna
-    t.kind = "ENUM_FLAG" if rna.type == "ENUM" and rna.is_enum_flag else rna.type
-    dims = [d for d in getattr(rna, "array_dimensions", ()) if d]
-    t.length = rna.array_length if rna.type in ("FLOAT", "INT", "BOOLEAN") else 0
-    if len(dims) > 1:
-        t.kind = "MATRIX"
+    t.kind, t.length, t.lo, t.hi = info
     if p.index is not None:
         if not t.length:
             raise ProtocolError("wrong_type", f"{p.text}: {p.prop!r} is not an array")
@@ -91,6 +126,14 @@ def resolve(p):
             raise ProtocolError("not_found", f"{p.text}: index {p.index} but {p.prop!r} has {t.length} elements")
         t.length = 0
     return t
+
+
+def _idprop_range(struct, key):
+    try:
+        ui = struct.id_properties_ui(key).as_dict()
+    except (TypeError, AttributeError):
+        return -_INF, _INF
+    return ui.get("min", -_INF), ui.get("max", _INF)
 
 
 def read(t):
@@ -110,27 +153,16 @@ def read(t):
     return protocol.json_value(v)
 
 
-def _range(t):
-    if t.rna is not None:
-        return t.rna.hard_min, t.rna.hard_max
-    try:
-        ui = t.struct.id_properties_ui(t.key).as_dict()
-    except (TypeError, AttributeError):
-        return -float("inf"), float("inf")
-    return ui.get("min", -float("inf")), ui.get("max", float("inf"))
-
-
 def write(t, value, clamp=False):
     """Coerce value to the target's type, range-check (or clamp) it, set it."""
-    if t.rna is not None and t.struct.is_property_readonly(t.prop):
+    if t.key is None and t.struct.is_property_readonly(t.prop):
         raise ProtocolError("read_only", f"{t.path} is read-only")
     v = protocol.coerce_target(value, t.kind, t.length, t.path)
-    if t.kind in ("INT", "FLOAT"):
-        lo, hi = _range(t)
+    if t.kind == "FLOAT" or t.kind == "INT":
         if clamp:
-            v = min(max(v, lo), hi)
+            v = min(max(v, t.lo), t.hi)
         else:
-            protocol.check_range(v, lo, hi, t.path)
+            protocol.check_range(v, t.lo, t.hi, t.path)
     try:
         if t.key is not None:
             t.struct[t.key] = v
@@ -220,12 +252,15 @@ class Link:
         self.log = log or (lambda msg: print(f"knoblink: {msg}", file=sys.stderr, flush=True))
         self.queue = protocol.CommandQueue()
         self.gestures = protocol.GestureTracker()
+        self.roots = Roots()
         self.server = None
         self.watches = {}  # connection -> {path text: [ParsedPath, last value sent]}
         self.error = ""
         self.applied = 0
         self.rate = 0.0
-        self.last_tick_ms = 0.0
+        self.last_tick_ms = 0.0  # the whole last drain
+        self.last_apply_ms = 0.0  # its command loop (what the budget bounds)
+        self.last_undo_ms = 0.0  # the last undo push (one per gesture, outside the budget)
         self._rate_t, self._rate_n = time.monotonic(), 0
         self._now = 0.0
         self._shown, self._shown_t = None, 0.0
@@ -265,6 +300,7 @@ class Link:
         t0 = clock()
         deadline = t0 + (self.settings.budget_ms / 1000.0 if budget_s is None else budget_s)
         self._now = time.monotonic()
+        self.roots.forget()
         n = 0
         pop = self.queue.pop
         while True:
@@ -275,11 +311,15 @@ class Link:
             n += 1
             if clock() >= deadline:
                 break
+        self.last_apply_ms = (clock() - t0) * 1000.0
         due = self.gestures.due(self._now)
         if due:
+            t_undo = clock()
             self._undo_push(due)
+            self.last_undo_ms = (clock() - t_undo) * 1000.0
         if self.watches:
             self._check_watches()
+        self.roots.forget()  # never keep bpy pointers past the tick
         self.applied += n
         self._rate_n += n
         if self._now - self._rate_t >= 1.0:
@@ -356,7 +396,9 @@ class Link:
     def _apply(self, cmd, value, conn):
         op = cmd.op
         if op == "call":
+            self.roots.forget()
             call_operator(cmd.operator, cmd.args, self.settings.operators)
+            self.roots.forget()
             return
         if op == "ping":
             return
@@ -364,9 +406,11 @@ class Link:
         if op == "unwatch":
             self.watches.get(conn, {}).pop(p.text, None)
             return
-        t = resolve(p)
+        t = resolve(p, self.roots)
         if op == "set":
             write(t, value)
+            if t.kind == "STRING":  # may have renamed a data-block
+                self.roots.forget()
             self.gestures.touch(p.text, self._now)
         elif op == "add":
             cur = _current_number(t)
@@ -391,7 +435,7 @@ class Link:
                 continue
             for text, w in self.watches[conn].items():
                 try:
-                    v = read(resolve(w[0]))
+                    v = read(resolve(w[0], self.roots))
                 except (ProtocolError, ReferenceError, KeyError, IndexError):
                     v = None
                 if w[1] is _UNSENT or v != w[1]:

@@ -77,3 +77,21 @@ def test_sigterm_with_no_stdin(env):
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_blender_exits_when_the_launcher_is_killed(env):
+    """SIGKILL leaves no orphan: Blender watches the launcher's pid."""
+    proc, port, _ = launch(env, "--no-stdin")
+    try:
+        Client(port).ok({"op": "set", "path": "context.scene.frame_current", "value": 3})  # runner is up
+        pidfile = glob.glob(os.path.join(env["TMPDIR"], "knoblink-blender.*", "pid"))
+        blender = int(open(pidfile[0]).read())
+        proc.kill()
+        proc.wait(5)
+        end = time.monotonic() + 5
+        while os.path.exists(f"/proc/{blender}") and time.monotonic() < end:
+            time.sleep(0.05)
+        assert not os.path.exists(f"/proc/{blender}"), "Blender outlived its launcher"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)

@@ -218,6 +218,17 @@ def test_one_undo_step_per_gesture(c):
     assert c.value(LOC1) == pytest.approx(3.9)
 
 
+def test_rename_then_old_name_in_one_burst(c):
+    """Lookups are reused within a drain; a rename must not leave a stale one."""
+    c.send({"op": "set", "path": LOC0, "value": 1, "id": 1},
+           {"op": "set", "path": f"{CUBE}.name", "value": "Box", "id": 2},
+           {"op": "set", "path": LOC1, "value": 5, "id": 3},
+           {"op": "set", "path": 'bpy.data.objects["Box"].location[0]', "value": 2, "id": 4},
+           {"op": "set", "path": 'bpy.data.objects["Box"].name', "value": "Cube", "id": 5})
+    assert [c.reply(i).get("error", "ok") for i in range(1, 6)] == ["ok", "ok", "not_found", "ok", "ok"]
+    assert c.value(LOC0) == 2.0
+
+
 def test_batch(c):
     c.send({"op": "batch", "id": "b", "ops": [
         {"op": "set", "path": LOC0, "value": 4},
