@@ -59,7 +59,7 @@ def _property_info(struct, name):
 class Roots:
     """Data-blocks and context roots looked up during one drain (a name
     lookup costs ~8 us). forget() after anything that may rename, free or
-    re-point them: operators, string writes, batches."""
+    re-point them: operators and string writes (renames)."""
 
     def __init__(self):
         self._cache = {}

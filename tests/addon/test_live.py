@@ -331,6 +331,7 @@ def test_quit_with_clients_connected(blender, clients):
     assert rc == 0, blender.stderr()
     assert gone < 2.0, f"Blender took {gone:.2f}s to quit (clients closed after {closed:.2f}s)"
     assert f"stopped listening on 127.0.0.1:{blender.port}" in blender.stderr()
+    assert "Traceback" not in blender.stderr() + "\n".join(blender.out)  # timer, panel, unregister
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(("127.0.0.1", blender.port))
