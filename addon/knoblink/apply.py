@@ -282,8 +282,10 @@ class Link:
 
     def stop(self):
         if self.server is not None:
+            t0 = time.perf_counter()
             self.server.stop()
-            self.log(f"stopped listening on {self.server.address}")
+            self.log(f"stopped listening on {self.server.address} "
+                     f"({(time.perf_counter() - t0) * 1000:.0f} ms)")
             self.server = None
 
     @property

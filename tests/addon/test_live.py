@@ -9,6 +9,7 @@ the test holds, so the add-on must move to the next free one.
 
 import glob
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -320,17 +321,20 @@ def test_quit_with_clients_connected(blender, clients):
         cl[0].send({"op": "call", "operator": "wm.quit_blender"})
     else:
         blender.proc.stdin.close()
-    assert all(client.wait_closed(2) for client in cl)
+    assert all(client.wait_closed(5) for client in cl), (cl[0].msgs, blender.err[-10:])
     closed = time.monotonic() - t0
     while _alive(pid) and time.monotonic() - t0 < 10:
         time.sleep(0.01)
     gone = time.monotonic() - t0
     rc = blender.proc.wait(10)
-    print(f"clients closed after {closed:.2f}s, Blender gone after {gone:.2f}s, "
+    print(f"load {os.getloadavg()[0]:.1f}: clients closed after {closed:.2f}s, Blender gone after {gone:.2f}s, "
           f"launcher after {time.monotonic() - t0:.2f}s")
     assert rc == 0, blender.stderr()
-    assert gone < 2.0, f"Blender took {gone:.2f}s to quit (clients closed after {closed:.2f}s)"
-    assert f"stopped listening on 127.0.0.1:{blender.port}" in blender.stderr()
+    # 2 s on an idle machine; the shared test machine can be loaded far past its cores.
+    slack = max(1.0, os.getloadavg()[0] / os.cpu_count())
+    assert gone < 2.0 * slack, f"Blender took {gone:.2f}s to quit (clients closed after {closed:.2f}s)"
+    stopped = re.search(rf"stopped listening on 127\.0\.0\.1:{blender.port} \((\d+) ms\)", blender.stderr())
+    assert stopped and int(stopped.group(1)) < 300 * slack, blender.err[-5:]  # the server thread's join
     assert "Traceback" not in blender.stderr() + "\n".join(blender.out)  # timer, panel, unregister
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
