@@ -375,3 +375,21 @@ def test_error_codes_documented():
     for code in protocol.ERROR_CODES:
         assert f"`{code}`" in doc, f"error code {code} missing from docs/protocol.md"
     assert json.dumps(protocol.error_reply("x", "y", 3)) == '{"id": 3, "error": "x", "message": "y"}'
+
+
+def test_versions_agree():
+    import ast
+    import tomllib
+    manifest = tomllib.loads((ROOT / "addon" / "knoblink" / "blender_manifest.toml").read_text())
+    assert manifest["id"] == "knoblink" and manifest["type"] == "add-on"
+    assert manifest["version"] == protocol.VERSION
+    tree = ast.parse((ROOT / "addon" / "knoblink" / "__init__.py").read_text())
+    bl_info = next(ast.literal_eval(n.value) for n in tree.body
+                   if isinstance(n, ast.Assign) and n.targets[0].id == "bl_info")
+    assert ".".join(map(str, bl_info["version"])) == protocol.VERSION and bl_info["blender"] == (3, 4, 0)
+
+
+def test_no_eval_or_exec_in_the_addon():
+    for f in (ROOT / "addon").rglob("*.py"):
+        text = f.read_text()
+        assert "eval(" not in text and "exec(" not in text, f
