@@ -158,6 +158,7 @@ void BlenderLink::on_line(std::string_view line) {
       backoff_ = opt_.min_backoff;
       last_failure_.clear();
       outbox_.on_connect();
+      wbuf_.clear();  // the hello went out long ago
       for (std::size_t i = 0; i < watched_.size(); ++i) {
         nlohmann::json w = {{"id", kWatchIdBase + i}, {"op", "watch"}, {"path", targets_.text(watched_[i])}};
         // Queued through the pending buffer so it goes out before commands.

@@ -188,6 +188,7 @@ int cmd_monitor(const std::string& file, const std::string& port, int baud) {
 int main(int argc, char** argv) {
   CLI::App app{"knoblink: knobs, encoders and buttons -> Blender"};
   app.require_subcommand(1);
+  app.fallthrough();  // -v works before or after the subcommand
   int verbosity = 0;
   app.add_flag("-v,--verbose", verbosity, "Debug logs (and counters every 5 s with run)");
   app.set_version_flag("--version", "knoblink 0.1.0");

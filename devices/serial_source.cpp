@@ -1,6 +1,10 @@
 #include "devices/serial_source.hpp"
 
+#include <poll.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <asio/read.hpp>
 #include <asio/write.hpp>
@@ -112,17 +116,24 @@ void SerialSource::try_candidate() {
 }
 
 void SerialSource::do_read() {
-  stream_.async_read_some(asio::buffer(rbuf_), [this](const asio::error_code& ec, std::size_t n) {
-    if (ec == asio::error::operation_aborted || stopped_) return;
-    if (ec) {
-      lost(ec == asio::error::eof ? "the device hung up (unplugged?)" : "read failed: " + ec.message());
-      return;
-    }
+  // Wait for readiness, then read ourselves: a raw tty with VMIN=0 (as libserialport
+  // leaves it) returns 0 both for "no data" and after an unplug, so 0 alone means
+  // nothing; POLLHUP/POLLERR or a read error means the device is gone.
+  stream_.async_wait(asio::posix::descriptor_base::wait_read, [this](const asio::error_code& ec) {
+    if (ec == asio::error::operation_aborted || stopped_ || !stream_.is_open()) return;
+    if (ec) return lost("cannot wait for data: " + ec.message());
+    const int fd = stream_.native_handle();
+    const ssize_t n = ::read(fd, rbuf_.data(), rbuf_.size());
+    if (n < 0 && errno != EAGAIN && errno != EINTR)
+      return lost(errno == EIO ? std::string("the device hung up (unplugged?)") : std::string("read failed: ") + std::strerror(errno));
     if (n == 0) {
-      lost("the device hung up (unplugged?)");
-      return;
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR | POLLNVAL)))
+        return lost("the device hung up (unplugged?)");
     }
-    decoder_.feed(std::string_view(rbuf_.data(), n), [this](const DecodedLine& l) { on_line(l); });
+    if (n > 0)
+      decoder_.feed(std::string_view(rbuf_.data(), static_cast<std::size_t>(n)),
+                    [this](const DecodedLine& l) { on_line(l); });
     if (stream_.is_open()) do_read();
   });
 }

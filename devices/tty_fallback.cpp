@@ -42,7 +42,7 @@ int open_tty_fallback(const std::string& path, int baud, std::string& error) {
   }
   cfmakeraw(&t);
   t.c_cflag |= CLOCAL | CREAD;
-  t.c_cc[VMIN] = 0;
+  t.c_cc[VMIN] = 1;  // with VMIN=0 a read with no data returns 0, like a hangup
   t.c_cc[VTIME] = 0;
   const speed_t s = speed_for(baud);
   if (s == B0) {
