@@ -35,17 +35,24 @@ static BoardIo io;
 static knobbox::KnobBox<BoardIo> box(io);
 
 // Encoders are decoded in pin-change interrupts, so no edge is missed while
-// loop() waits on the serial port. The ISR only adds to enc_steps.
+// loop() waits on the serial port. The ISR only adds to enc_steps; it reads
+// the pins through registers and masks looked up once in setup().
+struct FastPin {
+  volatile uint8_t* reg;
+  uint8_t mask;
+  void attach(uint8_t pin) {
+    reg = portInputRegister(digitalPinToPort(pin));
+    mask = digitalPinToBitMask(pin);
+  }
+  bool read() const { return *reg & mask; }
+};
+static FastPin enc_a[knobbox::kEncoders], enc_b[knobbox::kEncoders];
 static knobbox::QuadratureDecoder decoders[knobbox::kEncoders];
 static volatile int16_t enc_steps[knobbox::kEncoders];
 
-static bool read_pin(uint8_t pin) {
-  return *portInputRegister(digitalPinToPort(pin)) & digitalPinToBitMask(pin);
-}
-
 static void poll_encoders() {
   for (uint8_t i = 0; i < knobbox::kEncoders; ++i)
-    enc_steps[i] += decoders[i].update(read_pin(kEncPinA[i]), read_pin(kEncPinB[i]));
+    enc_steps[i] += decoders[i].update(enc_a[i].read(), enc_b[i].read());
 }
 
 // Any pin-change vector: the encoder pins may sit on any port.
@@ -91,7 +98,9 @@ void setup() {
   for (uint8_t i = 0; i < knobbox::kEncoders; ++i) {
     pinMode(kEncPinA[i], INPUT_PULLUP);
     pinMode(kEncPinB[i], INPUT_PULLUP);
-    decoders[i].reset(read_pin(kEncPinA[i]), read_pin(kEncPinB[i]));
+    enc_a[i].attach(kEncPinA[i]);
+    enc_b[i].attach(kEncPinB[i]);
+    decoders[i].reset(enc_a[i].read(), enc_b[i].read());
     enable_pin_change(kEncPinA[i]);
     enable_pin_change(kEncPinB[i]);
   }

@@ -1,7 +1,7 @@
 // Potentiometer filter with hysteresis: a pot that keeps turning the same way
 // reports every `step` counts; turning back needs `reverse` counts, which is
-// more than the ADC's peak-to-peak noise, so a resting pot goes quiet. The
-// ends (0 and max) are always reachable exactly.
+// more than the ADC's peak-to-peak noise, so a resting pot goes quiet. A pot
+// turning towards an end (0 or max) always reaches it exactly.
 #ifndef KNOBBOX_POT_FILTER_H
 #define KNOBBOX_POT_FILTER_H
 
@@ -26,8 +26,9 @@ class PotFilter {
     if (raw == value_) return false;
     const int8_t dir = raw > value_ ? 1 : -1;
     const uint16_t delta = dir > 0 ? raw - value_ : value_ - raw;
-    const bool at_end = raw == 0 || raw == max_;
-    if (!at_end && delta < (dir == dir_ ? step_ : reverse_)) return false;
+    const bool onward = dir == dir_;
+    const bool reaches_end = onward && (raw == 0 || raw == max_);
+    if (!reaches_end && delta < (onward ? step_ : reverse_)) return false;
     value_ = raw;
     dir_ = dir;
     return true;
