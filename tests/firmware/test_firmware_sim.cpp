@@ -35,6 +35,20 @@ std::vector<int> values_of(const std::vector<std::string>& lines, const std::str
   return out;
 }
 
+/// An emulated box whose boot description has been read: ready for input.
+struct BootedBox {
+  explicit BootedBox(std::vector<std::string> args = {}) : sim(with_firmware(std::move(args))), port(sim.pty()) {
+    boot = port.lines_until("@end", milliseconds(3000));
+  }
+  static std::vector<std::string> with_firmware(std::vector<std::string> args) {
+    args.push_back(KNOBLINK_FIRMWARE_ELF);
+    return args;
+  }
+  SimProcess sim;
+  Port port;
+  std::vector<std::string> boot;  ///< the hello and description lines
+};
+
 int sum(const std::vector<int>& v) {
   int s = 0;
   for (int x : v) s += x;
@@ -44,23 +58,21 @@ int sum(const std::vector<int>& v) {
 }  // namespace
 
 TEST_CASE("boot: hello with the EEPROM uid, then the description") {
-  SimProcess sim({"--uid", "c0ffee12", KNOBLINK_FIRMWARE_ELF});
-  Port port(sim.pty());
-  CHECK(port.lines_until("@end", milliseconds(3000)) == hello_and_description("c0ffee12"));
+  BootedBox box({"--uid", "c0ffee12"});
+  CHECK(box.boot == hello_and_description("c0ffee12"));
 }
 
 TEST_CASE("'?' describes the box again") {
-  SimProcess sim({"--uid", "1234abcd", KNOBLINK_FIRMWARE_ELF});
-  Port port(sim.pty());
-  port.lines_until("@end", milliseconds(3000));
+  BootedBox box({"--uid", "1234abcd"});
+  auto& port = box.port;
   port.write_line("?");
   CHECK(port.lines_until("@end", milliseconds(3000)) == hello_and_description("1234abcd"));
 }
 
 TEST_CASE("a knob sweep gives rising abs values, and a noisy resting knob sends nothing") {
-  SimProcess sim({"--noise", "2", KNOBLINK_FIRMWARE_ELF});
-  Port port(sim.pty());
-  port.lines_until("@end", milliseconds(3000));
+  BootedBox box({"--noise", "2"});
+  auto& sim = box.sim;
+  auto& port = box.port;
   port.lines_for(milliseconds(200));  // a knob resting at 0 may settle once
 
   for (int v = 0; v <= 1023; v += 31) {
@@ -85,9 +97,9 @@ TEST_CASE("a knob sweep gives rising abs values, and a noisy resting knob sends 
 }
 
 TEST_CASE("an exact knob value arrives exactly (ADC counts and millivolts)") {
-  SimProcess sim({KNOBLINK_FIRMWARE_ELF});
-  Port port(sim.pty());
-  port.lines_until("@end", milliseconds(3000));
+  BootedBox box;
+  auto& sim = box.sim;
+  auto& port = box.port;
   sim.send("knob 4 777");
   CHECK(port.line(milliseconds(1000)) == "k4 777");
   sim.send("knob 3 2500mv");
@@ -95,9 +107,9 @@ TEST_CASE("an exact knob value arrives exactly (ADC counts and millivolts)") {
 }
 
 TEST_CASE("encoder steps give rel deltas with the right sign and count, also when fast") {
-  SimProcess sim({KNOBLINK_FIRMWARE_ELF});
-  Port port(sim.pty());
-  port.lines_until("@end", milliseconds(3000));
+  BootedBox box;
+  auto& sim = box.sim;
+  auto& port = box.port;
 
   sim.send("enc 1 7");
   sim.send("enc 2 -5");
@@ -127,9 +139,9 @@ TEST_CASE("encoder steps give rel deltas with the right sign and count, also whe
 }
 
 TEST_CASE("buttons: press and release give 1 then 0 once each, through contact bounce") {
-  SimProcess sim({KNOBLINK_FIRMWARE_ELF});
-  Port port(sim.pty());
-  port.lines_until("@end", milliseconds(3000));
+  BootedBox box;
+  auto& sim = box.sim;
+  auto& port = box.port;
   for (int b = 1; b <= 6; ++b) {
     const std::string i = std::to_string(b);
     sim.send("bounce " + i);
@@ -146,9 +158,9 @@ TEST_CASE("buttons: press and release give 1 then 0 once each, through contact b
 }
 
 TEST_CASE("LED lines from the host set the pins; bad lines are answered with a log line") {
-  SimProcess sim({KNOBLINK_FIRMWARE_ELF});
-  Port port(sim.pty());
-  port.lines_until("@end", milliseconds(3000));
+  BootedBox box;
+  auto& sim = box.sim;
+  auto& port = box.port;
   port.write_line("l2 1");
   CHECK(sim.line(milliseconds(1000)) == "led 2 1");
   port.write_line("l1 1");
