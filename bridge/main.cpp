@@ -7,12 +7,14 @@
 #include <spdlog/spdlog.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <functional>
 #include <iostream>
 
 #include "bridge/bridge.hpp"
 #include "bridge/config.hpp"
+#include "bridge/demo.hpp"
 #include "devices/serial_port.hpp"
 #include "devices/serial_source.hpp"
 
@@ -210,6 +212,22 @@ int main(int argc, char** argv) {
   monitor->add_option("-p,--port", mon_port, "A serial port path, or auto (without --config)");
   monitor->add_option("-b,--baud", mon_baud, "Baud rate (without --config)");
 
+  DemoOptions demo_opt;
+  demo_opt.config = KNOBLINK_SOURCE_DIR "/examples/knobbox.yaml";
+  demo_opt.sim = KNOBLINK_DEFAULT_SIM;
+  demo_opt.firmware = KNOBLINK_DEFAULT_FIRMWARE;
+  demo_opt.launcher = KNOBLINK_SOURCE_DIR "/scripts/blender-addon";
+  demo_opt.gui = std::getenv("DISPLAY") != nullptr;
+  bool headless = false;
+  auto* demo = app.add_subcommand("demo", "Emulated knob box -> knoblink -> Blender, knobs swept, scene changes printed");
+  demo->add_option("-d,--duration", demo_opt.duration_s, "Stop after S seconds; exit 0 only if Blender changed");
+  demo->add_flag("--gui", demo_opt.gui, "Show a Blender window (default when $DISPLAY is set)");
+  demo->add_flag("--headless", headless, "No Blender window");
+  demo->add_option("--config", demo_opt.config, "The mapping")->capture_default_str();
+  demo->add_option("--sim", demo_opt.sim, "The knob-box emulator")->capture_default_str();
+  demo->add_option("--firmware", demo_opt.firmware, "The knob-box firmware (ELF)")->capture_default_str();
+  demo->add_option("--blender-launcher", demo_opt.launcher, "Starts Blender with the add-on")->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
   setup_logging(verbosity);
   std::signal(SIGPIPE, SIG_IGN);
@@ -218,5 +236,9 @@ int main(int argc, char** argv) {
   if (*check) return cmd_check(check_file);
   if (*list) return cmd_list();
   if (*monitor) return cmd_monitor(mon_config, mon_port, mon_baud);
+  if (*demo) {
+    if (headless) demo_opt.gui = false;
+    return run_demo(demo_opt);
+  }
   return 2;
 }
