@@ -61,7 +61,7 @@ class SceneWatcher final : public LinkListener {
   void stop() {
     if (link_) link_->stop();
   }
-  void on_link_up(const std::string&, const std::string& blender) override { blender_ = blender; }
+  void on_link_up(const std::string&, const std::string&) override {}
   void on_link_down(const std::string&) override {}
   void on_watched(std::uint32_t t, double v) override {
     auto& s = seen_[t];
@@ -87,14 +87,12 @@ class SceneWatcher final : public LinkListener {
     }
     return out;
   }
-  const std::string& blender() const { return blender_; }
 
  private:
   TargetTable targets_;
   Outbox outbox_;
   std::unique_ptr<BlenderLink> link_;
   std::map<std::uint32_t, Seen> seen_;
-  std::string blender_;
 };
 
 }  // namespace
@@ -176,8 +174,8 @@ int run_demo(const DemoOptions& opt) {
   auto maybe_go = [&] {
     if (!sim_ready || !blender_ready || bridge) return;
     startup.cancel();
-    std::printf("demo: Blender %s ready on 127.0.0.1:%u, knob box on %s; sweeping the knobs%s\n",
-                scene.blender().c_str(), cfg.blender.port, link.c_str(),
+    std::printf("demo: Blender ready on 127.0.0.1:%u, knob box on %s; sweeping the knobs%s\n",
+                cfg.blender.port, link.c_str(),
                 opt.duration_s > 0 ? "" : " (Ctrl-C stops)");
     bridge = std::make_unique<Bridge>(io, cfg);
     bridge->start();
