@@ -33,6 +33,11 @@ class EventSink {
   virtual void on_connection(std::uint16_t device, bool connected) = 0;
   /// The device described a control (hello/@ctl, or a parsed HID descriptor).
   virtual void on_control(std::uint16_t device, const ControlInfo& info) = 0;
+  /// Input that could not be decoded (a bad line, a malformed report) was skipped.
+  /// what names the problem and shows the bytes; the default counts nothing.
+  virtual void on_malformed(std::uint16_t device, std::string_view what) {
+    on_notice(device, Severity::warning, what);
+  }
 };
 
 }  // namespace knoblink

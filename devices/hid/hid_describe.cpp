@@ -130,6 +130,7 @@ std::string describe_listing(const std::vector<HidListing>& devices) {
     if (!l.info.product.empty()) name += (name.empty() ? "" : " ") + l.info.product;
     out += format("hid %s  %s  %s  (%s)\n", m.str().c_str(), name.c_str(), l.info.path.c_str(),
                   usage_text(usage(l.info.usage_page, l.info.usage)).c_str());
+    out += "    hid: {match: \"" + m.str() + "\"}\n";
     if (!l.descriptor) {
       out += "    cannot describe: " + l.error + "\n";
       continue;

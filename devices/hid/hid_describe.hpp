@@ -39,7 +39,7 @@ std::vector<HidListing> list_devices(HidBackend& backend);
 
 /// The HID part of `knoblink list`: per device a header line
 ///   "hid 2341:8036:KB0001  Arduino LLC Knobbox HID  /dev/hidraw0  (Generic Desktop 0x05)"
-/// with the match to put in the mapping file, then its controls indented.
+/// and the line to paste into the mapping file (hid: {match: "..."}), then its controls indented.
 /// "no HID devices found" when the list is empty.
 std::string describe_listing(const std::vector<HidListing>& devices);
 

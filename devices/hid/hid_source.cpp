@@ -216,7 +216,7 @@ HidSource::Step HidSource::step(std::int64_t now_us) {
                          " (" + std::string(to_string(status));
       if (status == DecodeStatus::too_short)
         text += ": " + std::to_string(r.size) + " bytes, expected " + std::to_string(decoder_->expected_size(descriptor_->numbered ? report[0] : 0));
-      sink_.on_notice(device_, Severity::warning, text + "): " + hex_bytes(report));
+      sink_.on_malformed(device_, text + "): " + hex_bytes(report));
     }
     return Step::malformed;
   }
