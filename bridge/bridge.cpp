@@ -19,8 +19,11 @@ void Bridge::build_pipeline() {
 }
 
 void Bridge::open_devices() {
-  serial_.clear();
+  stop_devices();
   serial_.resize(config_.devices.size());
+#ifdef KNOBLINK_WITH_HID
+  hid_.resize(config_.devices.size());
+#endif
   for (std::size_t i = 0; i < config_.devices.size(); ++i) {
     const auto& d = config_.devices[i];
     if (d.serial) {
@@ -28,7 +31,18 @@ void Bridge::open_devices() {
                                                   SerialSpec{d.serial->port, d.serial->match, d.serial->baud}, *this);
       serial_[i]->start();
     } else if (d.hid) {
-      spdlog::error("{}: HID devices are not supported by this build yet", d.name);
+#ifdef KNOBLINK_WITH_HID
+      std::string error;
+      const auto match = hid::HidMatch::parse(d.hid->match, error);
+      if (!match) {
+        spdlog::error("{}: {}", d.name, error);
+        continue;
+      }
+      hid_[i] = std::make_unique<hid::HidSource>(static_cast<std::uint16_t>(i), *match, hid_sink_);
+      hid_[i]->start();
+#else
+      spdlog::error("{}: HID devices are not supported by this build (KNOBLINK_WITH_HID=OFF)", d.name);
+#endif
     }
   }
 }
@@ -44,10 +58,17 @@ void Bridge::start() {
   open_devices();
 }
 
-void Bridge::stop() {
+void Bridge::stop_devices() {
   for (auto& s : serial_)
     if (s) s->stop();
   serial_.clear();
+#ifdef KNOBLINK_WITH_HID
+  hid_.clear();  // each HidSource joins its reader thread
+#endif
+}
+
+void Bridge::stop() {
+  stop_devices();
   if (link_) link_->stop();
 }
 
@@ -55,8 +76,7 @@ void Bridge::reload(Config config) {
   const bool same_blender = config.blender.host == config_.blender.host &&
                             config.blender.port == config_.blender.port &&
                             config.blender.token == config_.blender.token;
-  for (auto& s : serial_)
-    if (s) s->stop();
+  stop_devices();
   config_ = std::move(config);
   build_pipeline();
   if (same_blender) {
@@ -128,6 +148,11 @@ void Bridge::on_link_down(const std::string& why) {
 void Bridge::on_watched(std::uint32_t target, double value) {
   mapper_->on_watched_value(target, value, [this](const OutputWrite& w) {
     if (w.device < serial_.size() && serial_[w.device]) serial_[w.device]->write_output(w.control, w.value);
+#ifdef KNOBLINK_WITH_HID
+    if (w.device < hid_.size() && hid_[w.device])
+      if (auto error = hid_[w.device]->write_output(w.control.view(), w.value); !error.empty())
+        spdlog::warn("{}.{}: {}", config_.devices[w.device].name, w.control.view(), error);
+#endif
   });
 }
 

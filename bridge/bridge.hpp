@@ -13,8 +13,12 @@
 #include "bridge/config.hpp"
 #include "bridge/mapper.hpp"
 #include "bridge/outbox.hpp"
+#include "bridge/posting_sink.hpp"
 #include "devices/event_sink.hpp"
 #include "devices/serial_source.hpp"
+#ifdef KNOBLINK_WITH_HID
+#include "devices/hid/hid_source.hpp"
+#endif
 
 namespace knoblink {
 
@@ -54,6 +58,7 @@ class Bridge final : public EventSink, public LinkListener {
  private:
   void build_pipeline();
   void open_devices();
+  void stop_devices();
 
   asio::io_context& io_;
   Config config_;
@@ -62,6 +67,10 @@ class Bridge final : public EventSink, public LinkListener {
   std::unique_ptr<Outbox> outbox_;
   std::unique_ptr<BlenderLink> link_;
   std::vector<std::unique_ptr<SerialSource>> serial_;  ///< by device index; null for non-serial devices
+#ifdef KNOBLINK_WITH_HID
+  PostingSink hid_sink_{io_, *this};  ///< HidSource calls come from its reader thread
+  std::vector<std::unique_ptr<hid::HidSource>> hid_;  ///< by device index; null for non-HID devices
+#endif
   Counters counters_;
   std::string last_remote_error_;
   std::uint64_t repeated_remote_errors_ = 0;

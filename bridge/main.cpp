@@ -11,12 +11,18 @@
 #include <cstdio>
 #include <functional>
 #include <iostream>
+#include <sstream>
 
 #include "bridge/bridge.hpp"
 #include "bridge/config.hpp"
 #include "bridge/demo.hpp"
 #include "devices/serial_port.hpp"
 #include "devices/serial_source.hpp"
+#ifdef KNOBLINK_WITH_HID
+#include "bridge/posting_sink.hpp"
+#include "devices/hid/hid_describe.hpp"
+#include "devices/hid/hid_source.hpp"
+#endif
 
 using namespace knoblink;
 
@@ -65,7 +71,25 @@ int cmd_list() {
     }
     std::cout << "\n";
   }
+#ifdef KNOBLINK_WITH_HID
+  std::cout << "HID devices:\n";
+  const auto backend = hid::make_hidapi_backend();
+  std::istringstream hid_text(hid::describe_listing(hid::list_devices(*backend)));
+  for (std::string line; std::getline(hid_text, line);) std::cout << "  " << line << "\n";
+#endif
   return 0;
+}
+
+int cmd_descriptor(const std::string& file) {
+#ifdef KNOBLINK_WITH_HID
+  std::string text;
+  const bool ok = hid::describe_descriptor_file(file, text);
+  (ok ? std::cout : std::cerr) << text << (ok ? "" : "\n");
+  return ok ? 0 : 1;
+#else
+  std::cerr << "knoblink descriptor " << file << ": this build has no HID support (KNOBLINK_WITH_HID=OFF)\n";
+  return 1;
+#endif
 }
 
 /// Runs io until SIGINT/SIGTERM; on_hup and on_usr1 are called for those signals.
@@ -158,16 +182,19 @@ class MonitorSink final : public EventSink {
 
 int cmd_monitor(const std::string& file, const std::string& port, int baud) {
   std::vector<std::pair<std::string, SerialSpec>> devices;
+  std::vector<std::pair<std::string, std::string>> hid_devices;  // name, match
   if (!file.empty()) {
     auto cfg = load_or_report(file);
     if (!cfg) return 1;
     for (const auto& d : cfg->devices)
       if (d.serial) devices.push_back({d.name, SerialSpec{d.serial->port, d.serial->match, d.serial->baud}});
+      else if (d.hid) hid_devices.push_back({d.name, d.hid->match});
   } else {
     devices.push_back({"dev", SerialSpec{port, "", baud}});
   }
   std::vector<std::string> names;
   for (const auto& d : devices) names.push_back(d.first);
+  for (const auto& d : hid_devices) names.push_back(d.first);
   MonitorSink sink(names);
   asio::io_context io(1);
   std::vector<std::unique_ptr<SerialSource>> sources;
@@ -176,10 +203,28 @@ int cmd_monitor(const std::string& file, const std::string& port, int baud) {
                                                      devices[i].second, sink));
     sources.back()->start();
   }
+#ifdef KNOBLINK_WITH_HID
+  PostingSink hid_sink(io, sink);  // HidSource calls come from its reader thread
+  std::vector<std::unique_ptr<hid::HidSource>> hid_sources;
+  for (std::size_t i = 0; i < hid_devices.size(); ++i) {
+    std::string error;
+    const auto match = hid::HidMatch::parse(hid_devices[i].second, error);
+    if (!match) {
+      spdlog::error("{}: {}", hid_devices[i].first, error);
+      continue;
+    }
+    hid_sources.push_back(
+        std::make_unique<hid::HidSource>(static_cast<std::uint16_t>(devices.size() + i), *match, hid_sink));
+    hid_sources.back()->start();
+  }
+#endif
   run_until_signalled(
       io,
       [&] {
         for (auto& s : sources) s->stop();
+#ifdef KNOBLINK_WITH_HID
+        for (auto& s : hid_sources) s->stop();
+#endif
       },
       nullptr, nullptr);
   return 0;
@@ -203,7 +248,13 @@ int main(int argc, char** argv) {
   auto* check = app.add_subcommand("check", "Validate a mapping file; prints file:line:col for each problem");
   check->add_option("file", check_file, "The mapping file (YAML)")->required();
 
-  auto* list = app.add_subcommand("list", "List serial ports with a ready-to-paste match:");
+  auto* list = app.add_subcommand("list", "List serial ports and HID devices with a ready-to-paste match:");
+
+  std::string descriptor_file;
+  auto* descriptor = app.add_subcommand("descriptor", "Show the controls a HID report descriptor declares");
+  descriptor->add_option("file", descriptor_file,
+                         "Raw bytes (/sys/class/hidraw/hidrawN/device/report_descriptor) or hex text")
+      ->required();
 
   std::string mon_config, mon_port = "auto";
   int mon_baud = 115200;
@@ -235,6 +286,7 @@ int main(int argc, char** argv) {
   if (*run) return cmd_run(config, verbosity);
   if (*check) return cmd_check(check_file);
   if (*list) return cmd_list();
+  if (*descriptor) return cmd_descriptor(descriptor_file);
   if (*monitor) return cmd_monitor(mon_config, mon_port, mon_baud);
   if (*demo) {
     if (headless) demo_opt.gui = false;
