@@ -390,6 +390,9 @@ void Sim::execute(const Command& c) {
       if (plugged_) unplug();
       plug();
       return;
+    case Op::noise:
+      if (reader_open_) tx_ += c.bytes;  // as if the cable picked it up between two UART lines
+      return;
     case Op::sync: {
       avr_cycle_count_t last = avr_->cycle;
       for (auto b : busy_until_) last = std::max(last, b);

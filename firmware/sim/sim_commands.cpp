@@ -1,5 +1,7 @@
 #include "sim_commands.hpp"
 
+#include <cstdlib>
+
 #include <charconv>
 #include <vector>
 
@@ -52,6 +54,29 @@ Command parse_command(std::string_view line) {
     return c;
   }
 
+  if (verb == "noise") {
+    // Everything after "noise " as bytes; \xNN makes any byte.
+    const auto at = line.find("noise") + 5;
+    const std::string_view text = line.size() > at ? line.substr(at + 1) : std::string_view{};
+    if (text.empty()) return fail("usage: noise TEXT  (\\xNN for any byte)");
+    c.op = Command::Op::noise;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      if (text[i] == '\\' && i + 3 < text.size() && text[i + 1] == 'x') {
+        const std::string hex(text.substr(i + 2, 2));
+        char* end = nullptr;
+        const long v = std::strtol(hex.c_str(), &end, 16);
+        if (end == hex.c_str() + 2) {
+          c.bytes += static_cast<char>(v);
+          i += 3;
+          continue;
+        }
+      }
+      c.bytes += text[i];
+    }
+    c.bytes += '\n';
+    return c;
+  }
+
   int count = 0;
   std::string_view usage;
   if (verb == "knob") {
@@ -64,7 +89,7 @@ Command parse_command(std::string_view line) {
     count = kButtons, usage = "press|release I [bounce], bounce I  (I 1..6)";
   } else {
     return fail("unknown command '" + std::string(verb) +
-                "'; expected knob, enc, press, release, bounce, reset, unplug, replug, sync or quit");
+                "'; expected knob, enc, press, release, bounce, reset, unplug, replug, sync, noise or quit");
   }
   const std::string use = "usage: " + std::string(usage);
   std::int32_t index = 0;

@@ -24,6 +24,7 @@ struct Command {
     unplug,   ///< unplug: close the pty, the board loses power
     replug,   ///< replug: new pty, board powers up again
     sync,     ///< sync: answer "sync" once every queued input has happened
+    noise,    ///< noise TEXT: line noise on the serial line (TEXT with \xNN escapes, then '\n')
     quit,     ///< quit
     error,    ///< bad command; `error` says why
   };
@@ -32,6 +33,7 @@ struct Command {
   std::int32_t value = 0;   ///< knob millivolts, encoder steps
   std::int32_t edge_us = 0; ///< enc: microseconds between quadrature edges
   bool bounce = false;      ///< press/release with contact bounce
+  std::string bytes;        ///< noise: the bytes to put on the line
   std::string error;
 };
 

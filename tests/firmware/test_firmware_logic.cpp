@@ -218,7 +218,10 @@ TEST_CASE("knoblink-sim command parser") {
   CHECK((c.op == Command::Op::release && c.bounce));
   CHECK(parse_command("# a comment").op == Command::Op::none);
   CHECK(parse_command("replug").op == Command::Op::replug);
-  for (const char* bad : {"knob 5 1", "knob 1 1024", "knob 1 5001mv", "enc 3 1", "enc 1", "press 0", "press 1 2",
+  c = parse_command("noise \\xff\\x00k1 x\\x4");
+  CHECK(c.op == Command::Op::noise);
+  CHECK(c.bytes == std::string("\xff\x00k1 x\\x4\n", 10));
+  for (const char* bad : {"noise", "knob 5 1", "knob 1 1024", "knob 1 5001mv", "enc 3 1", "enc 1", "press 0", "press 1 2",
                           "quit now", "dance"}) {
     INFO(bad);
     c = parse_command(bad);
