@@ -156,6 +156,28 @@ void Listener::close() {
   fd_ = -1;
 }
 
+std::unique_ptr<Conn> connect_local(std::uint16_t port, Ms timeout) {
+  std::unique_ptr<Conn> conn;
+  wait_until(
+      [&] {
+        const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(port);
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+          ::close(fd);
+          return false;
+        }
+        int one = 1;
+        ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        conn = std::make_unique<Conn>(fd);
+        return true;
+      },
+      timeout);
+  return conn;
+}
+
 Process::Process(const std::vector<std::string>& argv, const std::string& log_path) : log_path_(log_path) {
   pid_ = ::fork();
   if (pid_ < 0) fail("fork");

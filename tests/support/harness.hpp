@@ -77,6 +77,9 @@ class Listener {
   std::uint16_t port_ = 0;
 };
 
+/// Connects to 127.0.0.1:port, retrying until timeout; nullptr when nobody answers.
+std::unique_ptr<Conn> connect_local(std::uint16_t port, Ms timeout);
+
 /// A child process with stdout+stderr going to a log file; killed on destruction.
 class Process {
  public:
