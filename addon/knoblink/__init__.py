@@ -1,0 +1,62 @@
+"""KnobLink: a live link from a knob box (through the knoblink bridge) to Blender.
+
+Listens for Contract 2 NDJSON on 127.0.0.1:9876 (preferences), applies
+commands on the main thread from a timer. See docs/protocol.md.
+"""
+
+bl_info = {
+    "name": "KnobLink",
+    "author": "knoblink",
+    "version": (0, 1, 0),
+    "blender": (3, 4, 0),
+    "location": "3D View > Sidebar > KnobLink; Preferences > Add-ons > KnobLink",
+    "description": "Drive properties and operators from a hand-built knob box through the knoblink bridge",
+    "category": "Interface",
+}
+
+import os
+
+import bpy
+
+from . import apply, ui
+
+classes = (
+    ui.KNOBLINK_AP_preferences,
+    ui.KNOBLINK_OT_restart,
+    ui.KNOBLINK_PT_panel,
+)
+
+# Environment overrides (launcher, tests): KNOBLINK_PORT, KNOBLINK_BIND, KNOBLINK_TOKEN.
+_ENV = {"port": "KNOBLINK_PORT", "host": "KNOBLINK_BIND", "token": "KNOBLINK_TOKEN"}
+
+
+def settings():
+    """Settings from the preferences (defaults if not stored yet), then env."""
+    addon = bpy.context.preferences.addons.get(__package__)
+    s = apply.Settings()
+    if addon is not None and addon.preferences is not None:
+        p = addon.preferences
+        s = apply.Settings(p.bind_address, p.port, p.token, p.max_clients, p.tick_budget_ms,
+                           ui.allowed_operators(p))
+    if os.environ.get(_ENV["port"]):
+        s.port = int(os.environ[_ENV["port"]])
+    s.host = os.environ.get(_ENV["host"]) or s.host
+    s.token = os.environ.get(_ENV["token"]) or s.token
+    return s
+
+
+def pump(budget_s=None):
+    """Drain once (background Blender / bpy module, where timers never fire)."""
+    return apply.pump(budget_s)
+
+
+def register():
+    for cls in classes:
+        bpy.utils.register_class(cls)
+    apply.start(settings())
+
+
+def unregister():
+    apply.stop()
+    for cls in reversed(classes):
+        bpy.utils.unregister_class(cls)

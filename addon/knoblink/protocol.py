@@ -1,0 +1,532 @@
+"""Contract 2 without Blender: line framing, JSON commands, data paths, value
+coercion, the coalescing command queue and undo-gesture timing.
+
+Nothing here imports bpy or reads a clock: callers pass time in.
+"""
+
+import collections
+import hmac
+import json
+import math
+import re
+import threading
+
+VERSION = "0.1.0"
+PROTOCOL = 1
+MAX_LINE = 64 * 1024
+
+# Every error the add-on answers, {"id":N,"error":CODE,"message":"..."}.
+ERROR_CODES = {
+    "bad_json": "the line is not UTF-8 JSON object text",
+    "bad_request": "a field is missing or has the wrong JSON type",
+    "unknown_op": "the op is not one of Contract 2's ops",
+    "line_too_long": "the line exceeds 64 KiB; it is discarded up to its newline",
+    "hello_required": "the first line was not a hello (the connection closes)",
+    "bad_version": "the hello names a protocol version this add-on does not speak (closes)",
+    "bad_token": "the hello token is missing or wrong (the connection closes)",
+    "too_many_clients": "the client cap is reached (the connection closes)",
+    "bad_path": "the data path is malformed, has an underscore segment or a root not allowed",
+    "not_found": "the data path does not resolve in the current file",
+    "wrong_type": "the value or op does not fit the target property's type",
+    "out_of_range": "the value is outside the property's hard range",
+    "read_only": "the property cannot be written",
+    "bad_value": "Blender refused the value (its message is passed on)",
+    "not_allowed": "the operator is not on the allow-list in the preferences",
+    "operator_failed": "the operator does not exist, its poll failed, or it was cancelled",
+    "keyframe_failed": "Blender could not insert the keyframe",
+    "internal": "an unexpected error in the add-on (a bug; the message says where)",
+}
+
+OPS = ("set", "add", "toggle", "keyframe", "call", "watch", "unwatch", "ping", "batch")
+PATH_OPS = ("set", "add", "toggle", "keyframe", "watch", "unwatch")
+CONTEXT_ROOTS = (
+    "scene", "view_layer", "active_object", "object", "active_bone",
+    "active_pose_bone", "tool_settings", "window_manager",
+)
+DEFAULT_OPERATORS = (
+    "screen.animation_play", "screen.animation_cancel", "screen.frame_jump",
+    "screen.frame_offset", "screen.keyframe_jump", "screen.marker_jump",
+    "ed.undo", "ed.redo", "anim.keyframe_insert", "anim.keyframe_delete",
+)
+
+
+class ProtocolError(Exception):
+    """A request the add-on refuses: an error code from ERROR_CODES and a message."""
+
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def error_reply(code, message, cid=None):
+    """The error object sent back; without an id when the request had none."""
+    out = {"error": code, "message": message}
+    if cid is not None:
+        out = {"id": cid, **out}
+    return out
+
+
+def encode(obj):
+    """One NDJSON line (bytes) for a reply object."""
+    return (json.dumps(obj, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+
+
+class LineFramer:
+    """Byte-fed NDJSON framer. feed() returns complete lines (bytes, without
+    the newline) and, for a line over the cap, one ProtocolError; the rest of
+    that line is discarded up to its newline. Partial lines wait for more bytes."""
+
+    def __init__(self, max_line=MAX_LINE):
+        self._buf = bytearray()
+        self._max = max_line
+        self._discarding = False
+
+    @property
+    def pending(self):
+        """Bytes of an unfinished line held back."""
+        return len(self._buf)
+
+    def feed(self, data):
+        out = []
+        buf = self._buf
+        buf += data
+        start = 0
+        while True:
+            nl = buf.find(b"\n", start)
+            if nl < 0:
+                break
+            if self._discarding:
+                self._discarding = False
+            elif nl - start > self._max:
+                out.append(self._too_long(nl - start))
+            else:
+                line = bytes(buf[start:nl]).rstrip(b"\r")
+                if line.strip():
+                    out.append(line)
+            start = nl + 1
+        del buf[:start]
+        if len(buf) > self._max:
+            if not self._discarding:
+                out.append(self._too_long(len(buf)))
+                self._discarding = True
+            buf.clear()
+        return out
+
+    def _too_long(self, n):
+        return ProtocolError("line_too_long",
+                             f"line longer than {self._max} bytes ({n}+ bytes); discarded up to its newline")
+
+
+# ---------------------------------------------------------------- data paths
+
+class ParsedPath:
+    """A data path split into its root and the RNA segments after it.
+
+    root is ("data", collection, name, library) or ("context", attr).
+    segments are ("attr", name) / ("index", int) / ("key", str).
+    The target is the last one or two segments: prop (+ index) or a custom
+    property key; prefix is the RNA path (for path_resolve) of the struct
+    that owns it, "" for the root itself."""
+
+    __slots__ = ("text", "root", "segments", "prefix", "prop", "index", "key")
+
+    def __repr__(self):
+        return f"ParsedPath({self.text!r})"
+
+
+_TOKEN = re.compile(
+    r"""\.(?P<attr>[A-Za-z_][A-Za-z0-9_]*)
+      | \[(?P<index>\d+)\]
+      | \[\s*"(?P<dq>(?:[^"\\]|\\.)*)"\s*(?:,\s*(?:"(?P<lib>(?:[^"\\]|\\.)*)"|None)\s*)?\]
+      | \[\s*'(?P<sq>(?:[^'\\]|\\.)*)'\s*\]""",
+    re.VERBOSE)
+_UNESCAPE = re.compile(r"\\(.)")
+_ROOT = re.compile(r"(?:bpy\.)?(?P<ctx>context)\b|bpy\.(?P<data>data)\b")
+_PATH_CACHE = {}
+_PATH_CACHE_MAX = 4096
+
+
+def _quote(s):
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def rna_path(segments):
+    """The RNA path text of segments, in the form path_resolve() accepts."""
+    parts = []
+    for kind, v in segments:
+        if kind == "attr":
+            parts.append(("." if parts else "") + v)
+        elif kind == "index":
+            parts.append(f"[{v}]")
+        else:
+            parts.append(f"[{_quote(v)}]")
+    return "".join(parts)
+
+
+def _tokens(text, pos):
+    """Yield (kind, value, lib, start) for the segments of text from pos."""
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m:
+            raise ProtocolError("bad_path", f"cannot parse {text[pos:]!r} at offset {pos} of {text!r}; "
+                                "expected .name, [integer] or [\"key\"]")
+        if m.group("attr") is not None:
+            yield "attr", m.group("attr"), None, pos
+        elif m.group("index") is not None:
+            yield "index", int(m.group("index")), None, pos
+        else:
+            raw = m.group("dq") if m.group("dq") is not None else m.group("sq")
+            lib = m.group("lib")
+            yield ("key", _UNESCAPE.sub(r"\1", raw),
+                   None if lib is None else _UNESCAPE.sub(r"\1", lib), pos)
+        pos = m.end()
+
+
+def parse_path(text):
+    """Parse a Contract 2 data path; raises ProtocolError("bad_path") naming
+    what is wrong. Results are cached (they are immutable)."""
+    hit = _PATH_CACHE.get(text)
+    if hit is not None:
+        return hit
+    if not isinstance(text, str):
+        raise ProtocolError("bad_request", "path must be a string")
+    if len(text) > 1024:
+        raise ProtocolError("bad_path", f"path is {len(text)} characters; at most 1024")
+    m = _ROOT.match(text)
+    if not m:
+        raise ProtocolError("bad_path", f"path {text!r} must start with bpy.data.<collection>[\"name\"] "
+                            f"or context.<{'|'.join(CONTEXT_ROOTS)}>")
+    toks = list(_tokens(text, m.end()))
+    for kind, v, _lib, pos in toks:
+        if kind in ("attr", "key") and v.startswith("_"):
+            raise ProtocolError("bad_path", f"segment {v!r} at offset {pos} of {text!r} starts with an "
+                                "underscore; not allowed")
+    for kind, v, lib, pos in toks[2:] if m.group("data") else toks[1:]:
+        if lib is not None:
+            raise ProtocolError("bad_path", f"a library name is only allowed right after bpy.data.<collection> "
+                                f"(offset {pos} of {text!r})")
+    if m.group("data"):
+        if len(toks) < 2 or toks[0][0] != "attr" or toks[1][0] != "key":
+            raise ProtocolError("bad_path", f"path {text!r} must start with bpy.data.<collection>[\"name\"]")
+        root = ("data", toks[0][1], toks[1][1], toks[1][2])
+        rest = toks[2:]
+    else:
+        if not toks or toks[0][0] != "attr" or toks[0][1] not in CONTEXT_ROOTS:
+            got = toks[0][1] if toks else ""
+            raise ProtocolError("bad_path", f"context root {got!r} in {text!r} is not allowed; "
+                                f"allowed: {', '.join(CONTEXT_ROOTS)}")
+        root = ("context", toks[0][1])
+        rest = toks[1:]
+    segs = tuple((k, v) for k, v, _lib, _pos in rest)
+    p = ParsedPath()
+    p.text, p.root, p.segments = text, root, segs
+    p.prop = p.index = p.key = None
+    if not segs:
+        raise ProtocolError("bad_path", f"path {text!r} names a data-block or struct, not a property")
+    last = segs[-1]
+    if last[0] == "attr":
+        p.prop, own = last[1], segs[:-1]
+    elif last[0] == "key":
+        p.key, own = last[1], segs[:-1]
+    elif len(segs) >= 2 and segs[-2][0] == "attr":
+        p.prop, p.index, own = segs[-2][1], last[1], segs[:-2]
+    else:
+        raise ProtocolError("bad_path", f"path {text!r} ends in an index that does not follow a property name")
+    p.prefix = rna_path(own)
+    if len(_PATH_CACHE) >= _PATH_CACHE_MAX:
+        _PATH_CACHE.clear()
+    _PATH_CACHE[text] = p
+    return p
+
+
+# ---------------------------------------------------------------- commands
+
+class Command:
+    """One validated request. path is a ParsedPath for PATH_OPS; value is the
+    JSON value of set/add; ops the sub-commands of a batch."""
+
+    __slots__ = ("op", "id", "path", "value", "operator", "args", "ops")
+
+    def __init__(self, op, cid=None, path=None, value=None, operator=None, args=None, ops=None):
+        self.op, self.id, self.path, self.value = op, cid, path, value
+        self.operator, self.args, self.ops = operator, args, ops
+
+    def __repr__(self):
+        return f"Command({self.op}, id={self.id}, path={self.path}, value={self.value!r})"
+
+
+def _reject_constant(name):
+    raise ProtocolError("bad_json", f"{name} is not a JSON number")
+
+
+def decode_line(line):
+    """bytes -> dict, or ProtocolError("bad_json")."""
+    try:
+        obj = json.loads(line.decode("utf-8"), parse_constant=_reject_constant)
+    except UnicodeDecodeError as e:
+        raise ProtocolError("bad_json", f"line is not UTF-8: {e}") from None
+    except ValueError as e:
+        raise ProtocolError("bad_json", f"line is not JSON: {e}") from None
+    if not isinstance(obj, dict):
+        raise ProtocolError("bad_json", f"line is a JSON {type(obj).__name__}, expected an object")
+    return obj
+
+
+def request_id(obj):
+    """The request's id if it has a usable one (int or string), else None."""
+    cid = obj.get("id")
+    if isinstance(cid, bool) or not isinstance(cid, (int, str)):
+        return None
+    return cid
+
+
+def _is_number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _check_value(v, where):
+    if isinstance(v, (bool, int, float, str)):
+        return
+    if isinstance(v, list) and v and len(v) <= 64 and all(
+            isinstance(x, (bool, int, float)) for x in v):
+        return
+    raise ProtocolError("bad_request", f"{where} must be a number, bool, string or a list of numbers; "
+                        f"got {json.dumps(v)[:80]}")
+
+
+_OPERATOR = re.compile(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*")
+
+
+def parse_command(obj, nested=False):
+    """dict -> Command; raises ProtocolError naming the bad field."""
+    if "id" in obj and request_id(obj) is None:
+        raise ProtocolError("bad_request", "id must be an integer or a string")
+    cid = request_id(obj)
+    op = obj.get("op")
+    if not isinstance(op, str):
+        raise ProtocolError("bad_request", "missing \"op\" (one of " + ", ".join(OPS) + ")")
+    if op not in OPS:
+        raise ProtocolError("unknown_op", f"unknown op {op[:40]!r}; known: {', '.join(OPS)}")
+    cmd = Command(op, cid)
+    if op in PATH_OPS:
+        if "path" not in obj:
+            raise ProtocolError("bad_request", f"{op} needs a \"path\"")
+        cmd.path = parse_path(obj["path"])
+    if op in ("set", "add"):
+        if "value" not in obj:
+            raise ProtocolError("bad_request", f"{op} needs a \"value\"")
+        v = obj["value"]
+        if op == "add" and not _is_number(v):
+            raise ProtocolError("bad_request", f"add needs a number value, got {json.dumps(v)[:80]}")
+        _check_value(v, "value")
+        cmd.value = v
+    elif op == "call":
+        name = obj.get("operator")
+        if not isinstance(name, str) or not _OPERATOR.fullmatch(name):
+            raise ProtocolError("bad_request", "call needs \"operator\" like \"screen.animation_play\"")
+        args = obj.get("args", {})
+        if not isinstance(args, dict):
+            raise ProtocolError("bad_request", "call \"args\" must be an object")
+        for k, v in args.items():
+            if not re.fullmatch(r"[a-z][a-z0-9_]*", k):
+                raise ProtocolError("bad_request", f"call argument name {k[:40]!r} is not allowed")
+            _check_value(v, f"args.{k}")
+        cmd.operator, cmd.args = name, args
+    elif op == "batch":
+        if nested:
+            raise ProtocolError("bad_request", "a batch cannot contain a batch")
+        ops = obj.get("ops")
+        if not isinstance(ops, list) or not ops or len(ops) > 4096:
+            raise ProtocolError("bad_request", "batch needs \"ops\": a list of 1..4096 commands")
+        subs = []
+        for i, sub in enumerate(ops):
+            if not isinstance(sub, dict):
+                raise ProtocolError("bad_request", f"ops[{i}] is not an object")
+            try:
+                subs.append(parse_command(sub, nested=True))
+            except ProtocolError as e:
+                raise ProtocolError(e.code, f"ops[{i}]: {e.message}") from None
+        cmd.ops = subs
+    return cmd
+
+
+def check_hello(obj, token):
+    """Validate a hello line against the server token ("" = none required).
+    Returns None or the ProtocolError to answer before closing."""
+    if "hello" not in obj:
+        return ProtocolError("hello_required", 'first line must be {"hello":1,"client":"...","token":"..."}')
+    if obj.get("hello") != PROTOCOL or isinstance(obj.get("hello"), bool):
+        return ProtocolError("bad_version", f"hello {json.dumps(obj.get('hello'))[:20]} not supported; "
+                             f"this add-on speaks {PROTOCOL}")
+    if token:
+        got = obj.get("token")
+        if not isinstance(got, str) or not hmac.compare_digest(got.encode(), token.encode()):
+            return ProtocolError("bad_token", "token missing or wrong")
+    return None
+
+
+# ---------------------------------------------------------------- values
+
+def round_half_away(v):
+    """Round to the nearest int, .5 away from zero (2.5 -> 3, -2.5 -> -3)."""
+    return int(math.copysign(math.floor(abs(v) + 0.5), v))
+
+
+def coerce(value, kind, path_text):
+    """Coerce one JSON value to an RNA kind (FLOAT, INT, BOOLEAN, ENUM, STRING)."""
+    if kind in ("FLOAT", "INT", "BOOLEAN"):
+        if isinstance(value, str):
+            raise ProtocolError("wrong_type", f"{path_text} is {kind.lower()}; got string {value[:40]!r}")
+        if kind == "FLOAT":
+            return float(value)
+        if kind == "INT":
+            return round_half_away(value)
+        return value != 0
+    if kind in ("ENUM", "STRING"):
+        if not isinstance(value, str):
+            raise ProtocolError("wrong_type", f"{path_text} is {kind.lower()}; got {json.dumps(value)}")
+        return value
+    raise ProtocolError("wrong_type", f"{path_text} is a {kind.lower()} property; only numbers, bools, "
+                        "enums and strings can be set")
+
+
+def coerce_target(value, kind, length, path_text):
+    """Coerce a JSON value to a scalar target (length 0) or a whole array of length."""
+    if length:
+        if not isinstance(value, list) or len(value) != length:
+            raise ProtocolError("wrong_type", f"{path_text} is an array of {length}; "
+                                f"send a list of {length} numbers or index one element")
+        return [coerce(v, kind, path_text) for v in value]
+    if isinstance(value, list):
+        raise ProtocolError("wrong_type", f"{path_text} is a single {kind.lower()}; got a list")
+    return coerce(value, kind, path_text)
+
+
+def check_range(value, lo, hi, path_text):
+    """Raise out_of_range unless every number in value is within [lo, hi]."""
+    for v in value if isinstance(value, list) else (value,):
+        if not isinstance(v, bool) and (v < lo or v > hi):
+            raise ProtocolError("out_of_range", f"{v} is outside {path_text}'s range [{_num(lo)}, {_num(hi)}]")
+
+
+def _num(x):
+    return str(int(x)) if math.isfinite(x) and x == int(x) and abs(x) < 1e15 else f"{x:g}"
+
+
+def json_value(v):
+    """A Blender value as JSON: sequences to lists, non-finite floats to null."""
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if isinstance(v, (bool, int, str)) or v is None:
+        return v
+    if isinstance(v, (set, frozenset)):
+        return sorted(v)
+    try:
+        return [json_value(x) for x in v]
+    except TypeError:
+        return str(v)
+
+
+# ---------------------------------------------------------------- queue
+
+class Entry:
+    """A queued command and everyone waiting for its outcome: replies is a
+    list of (connection, id or None) merged into this entry."""
+
+    __slots__ = ("cmd", "value", "replies")
+
+    def __init__(self, cmd, conn):
+        self.cmd = cmd
+        self.value = cmd.value
+        self.replies = [(conn, cmd.id)]
+
+
+class CommandQueue:
+    """Bounded FIFO between the socket thread (push) and the main thread (pop).
+
+    Coalescing (Contract 2), per path, among entries not yet popped:
+    a set replaces a pending set/add on the same path (newest value wins,
+    keeping the older entry's place); an add is summed into a pending add;
+    any other command on a path closes that path's open entry, and call or
+    batch close all, so no set is moved across a discrete command."""
+
+    def __init__(self, capacity=65536):
+        self.capacity = capacity
+        self._q = collections.deque()
+        self._open = {}
+        self._lock = threading.Lock()
+        self.received = 0
+        self.merged = 0
+
+    def __len__(self):
+        return len(self._q)
+
+    def full(self):
+        return len(self._q) >= self.capacity
+
+    def push(self, cmd, conn):
+        op = cmd.op
+        with self._lock:
+            self.received += 1
+            if op == "set" or op == "add":
+                key = cmd.path.text
+                e = self._open.get(key)
+                if e is not None and (op == "set" or e.cmd.op == "add"):
+                    if op == "set":
+                        e.cmd, e.value = cmd, cmd.value
+                    else:
+                        e.value += cmd.value
+                    e.replies.append((conn, cmd.id))
+                    self.merged += 1
+                    return
+                e = Entry(cmd, conn)
+                self._q.append(e)
+                self._open[key] = e
+                return
+            if op == "call" or op == "batch":
+                self._open.clear()
+            elif cmd.path is not None:
+                self._open.pop(cmd.path.text, None)
+            self._q.append(Entry(cmd, conn))
+
+    def pop(self):
+        """The oldest entry, or None; once popped it no longer merges."""
+        with self._lock:
+            if not self._q:
+                return None
+            e = self._q.popleft()
+            if e.cmd.path is not None and self._open.get(e.cmd.path.text) is e:
+                del self._open[e.cmd.path.text]
+            return e
+
+
+class GestureTracker:
+    """Groups changes into undo steps: a path's gesture ends once it has rested
+    `rest` seconds. Discrete commands end their gesture at once."""
+
+    def __init__(self, rest=0.3):
+        self.rest = rest
+        self._last = {}
+        self._now_due = []
+
+    def touch(self, key, now):
+        self._last[key] = now
+
+    def end(self, key):
+        """A discrete change on key: due at the next due() call."""
+        self._last.pop(key, None)
+        self._now_due.append(key)
+
+    def pending(self):
+        return len(self._last) + len(self._now_due)
+
+    def due(self, now):
+        """Keys whose gesture ended, in order; they are forgotten."""
+        out = self._now_due
+        self._now_due = []
+        for key, t in list(self._last.items()):
+            if now - t >= self.rest:
+                del self._last[key]
+                out.append(key)
+        return out

@@ -1,0 +1,288 @@
+"""The socket side: one daemon thread with a selectors loop. It accepts
+clients, frames lines, checks the hello, answers parse errors and pings at
+once and pushes valid commands into the CommandQueue. Replies from the main
+thread go through post(), which wakes the loop. No bpy here."""
+
+import ipaddress
+import selectors
+import socket
+import sys
+import threading
+
+from . import protocol
+
+PORT_TRIES = 20
+OUTBOX_CAP = 8 * 1024 * 1024
+RECV_SIZE = 16 * 1024
+
+
+def is_loopback(host):
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Connection:
+    """One client. The socket thread owns everything but the outbox, which
+    post() fills from any thread under the lock."""
+
+    def __init__(self, sock, peer, number):
+        self.sock = sock
+        self.peer = peer
+        self.number = number
+        self.framer = protocol.LineFramer()
+        self.hello_done = False
+        self.closed = False
+        self.close_when_flushed = False
+        self.writing = False
+        self.lock = threading.Lock()
+        self.out = bytearray()
+
+    def __repr__(self):
+        return f"client #{self.number} {self.peer}"
+
+
+class Server:
+    """Listens on host:port (or the next free port up to PORT_TRIES later;
+    port 0 lets the system choose). start() binds and starts the thread,
+    raising OSError/ValueError with the reason; stop() joins it."""
+
+    def __init__(self, queue, host="127.0.0.1", port=9876, token="", max_clients=8,
+                 hello_info=None, log=None):
+        if not is_loopback(host) and not token:
+            raise ValueError(f"a token is required to listen on {host} (anything but loopback); "
+                             "set one in the KnobLink preferences")
+        self.queue = queue
+        self.host, self.requested_port, self.port = host, port, None
+        self.token = token
+        self.max_clients = max_clients
+        self.hello_info = dict(hello_info or {})
+        self.log = log or (lambda msg: print(f"knoblink: {msg}", file=sys.stderr, flush=True))
+        self.clients = []
+        self.last_error = ""
+        self.lines = 0
+        self._count = 0
+        self._stop = threading.Event()
+        self._thread = None
+        self._listener = None
+        self._sel = None
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._wake_pending = False
+
+    @property
+    def address(self):
+        return f"{self.host}:{self.port}"
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self):
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        ports = [0] if self.requested_port == 0 else range(
+            self.requested_port, min(self.requested_port + PORT_TRIES, 65536))
+        err = None
+        for port in ports:
+            s = socket.socket(family, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((self.host, port))
+                s.listen(16)
+            except OSError as e:
+                s.close()
+                err = e
+                continue
+            self._listener = s
+            break
+        if self._listener is None:
+            raise OSError(f"cannot listen on {self.host} ports {ports[0]}..{ports[-1]}: {err}")
+        self._listener.setblocking(False)
+        self.port = self._listener.getsockname()[1]
+        if self.requested_port and self.port != self.requested_port:
+            self.log(f"port {self.requested_port} is in use; listening on {self.port} instead")
+        self._sel = selectors.DefaultSelector()
+        self._sel.register(self._listener, selectors.EVENT_READ, "listen")
+        self._sel.register(self._wake_r, selectors.EVENT_READ, "wake")
+        self._thread = threading.Thread(target=self._run, name="knoblink-server", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout=1.0):
+        self._stop.set()
+        self._wake()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._wake_r.close()
+        self._wake_w.close()
+
+    # ------------------------------------------------------------ any thread
+    def post(self, conn, obj):
+        """Queue a reply object for conn and wake the loop to send it."""
+        if conn.closed:
+            return
+        data = protocol.encode(obj)
+        with conn.lock:
+            conn.out += data
+        self._wake()
+
+    def _wake(self):
+        if not self._wake_pending:
+            self._wake_pending = True
+            try:
+                self._wake_w.send(b"\0")
+            except OSError:
+                pass
+
+    # ------------------------------------------------------------ the thread
+    def _run(self):
+        try:
+            while not self._stop.is_set():
+                if self.queue.full():
+                    # Back-pressure: leave client bytes in the kernel until the drain catches up.
+                    self._flush_all()
+                    self._stop.wait(0.002)
+                    continue
+                for key, mask in self._sel.select(0.1):
+                    if key.data == "listen":
+                        self._accept()
+                    elif key.data == "wake":
+                        try:
+                            while self._wake_r.recv(4096):
+                                pass
+                        except (BlockingIOError, InterruptedError):
+                            pass
+                        self._wake_pending = False  # after emptying: a later post wakes again
+                    elif mask & selectors.EVENT_READ:
+                        self._read(key.data)
+                self._flush_all()
+        except Exception as e:  # a bug: say where, never die silently
+            self.last_error = f"server thread stopped: {e!r}"
+            self.log(self.last_error)
+        finally:
+            for conn in list(self.clients):
+                self._close(conn, None)
+            self._sel.close()
+            self._listener.close()
+
+    def _accept(self):
+        try:
+            sock, peer = self._listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._count += 1
+        conn = Connection(sock, f"{peer[0]}:{peer[1]}", self._count)
+        if len(self.clients) >= self.max_clients:
+            try:
+                sock.send(protocol.encode(protocol.error_reply(
+                    "too_many_clients", f"{self.max_clients} clients already connected")))
+            except OSError:
+                pass
+            sock.close()
+            self._note_error(f"refused {conn}: {self.max_clients} clients already connected")
+            return
+        self.clients.append(conn)
+        self._sel.register(sock, selectors.EVENT_READ, conn)
+        self.log(f"{conn} connected")
+
+    def _read(self, conn):
+        try:
+            data = conn.sock.recv(RECV_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as e:
+            self._close(conn, f"read failed: {e}")
+            return
+        if not data:
+            left = conn.framer.pending
+            self._close(conn, f"closed by peer with {left} bytes of an unfinished line" if left else None)
+            return
+        for item in conn.framer.feed(data):
+            if isinstance(item, protocol.ProtocolError):
+                self._reply_error(conn, item, None)
+            else:
+                self._line(conn, item)
+            if conn.closed or conn.close_when_flushed:
+                break
+
+    def _line(self, conn, line):
+        self.lines += 1
+        try:
+            obj = protocol.decode_line(line)
+        except protocol.ProtocolError as e:
+            self._reply_error(conn, e, None)
+            if not conn.hello_done:
+                conn.close_when_flushed = True
+            return
+        if not conn.hello_done or ("hello" in obj and "op" not in obj):
+            bad = protocol.check_hello(obj, self.token)
+            if bad is not None:
+                self._reply_error(conn, bad, None)
+                conn.close_when_flushed = True
+                return
+            conn.hello_done = True
+            self.post(conn, {"hello": protocol.PROTOCOL, "server": f"knoblink-addon/{protocol.VERSION}",
+                             **self.hello_info})
+            return
+        try:
+            cmd = protocol.parse_command(obj)
+        except protocol.ProtocolError as e:
+            self._reply_error(conn, e, protocol.request_id(obj))
+            return
+        if cmd.op == "ping":
+            self.post(conn, {"id": cmd.id, "ok": True} if cmd.id is not None else {"ok": True})
+            return
+        self.queue.push(cmd, conn)
+
+    def _reply_error(self, conn, err, cid):
+        self._note_error(f"{conn}: {err.code}: {err.message}")
+        self.post(conn, protocol.error_reply(err.code, err.message, cid))
+
+    def _note_error(self, text):
+        self.last_error = text
+
+    def _flush_all(self):
+        for conn in list(self.clients):
+            if conn.out:
+                self._flush(conn)
+            if conn.close_when_flushed and not conn.out and not conn.closed:
+                self._close(conn, None)
+
+    def _flush(self, conn):
+        with conn.lock:
+            try:
+                n = conn.sock.send(conn.out)
+            except (BlockingIOError, InterruptedError):
+                n = 0
+            except OSError as e:
+                conn.out.clear()
+                n = -1
+                err = e
+            else:
+                del conn.out[:n]
+            pending = len(conn.out)
+        if n < 0:
+            self._close(conn, f"write failed: {err}")
+        elif pending > OUTBOX_CAP:
+            self._close(conn, f"not reading its replies ({pending} bytes waiting)")
+        elif bool(pending) != conn.writing:
+            conn.writing = bool(pending)
+            events = selectors.EVENT_READ | (selectors.EVENT_WRITE if pending else 0)
+            self._sel.modify(conn.sock, events, conn)
+
+    def _close(self, conn, why):
+        if conn.closed:
+            return
+        conn.closed = True
+        if why:
+            self._note_error(f"{conn} dropped: {why}")
+        self.log(f"{conn} disconnected" + (f" ({why})" if why else ""))
+        try:
+            self._sel.unregister(conn.sock)
+        except (KeyError, ValueError):
+            pass
+        conn.sock.close()
+        if conn in self.clients:
+            self.clients.remove(conn)

@@ -1,0 +1,98 @@
+"""Preferences, the sidebar panel and the restart operator."""
+
+import bpy
+
+from . import apply, protocol
+
+
+def _restart(_self=None, _context=None):
+    from . import settings  # late: __init__ defines it from these preferences
+    apply.start(settings())
+
+
+def _live(self, _context):
+    """Budget and allow-list apply to the running link without a restart."""
+    link = apply.current
+    if link is not None:
+        link.settings.budget_ms = self.tick_budget_ms
+        link.settings.operators = frozenset(allowed_operators(self))
+
+
+def allowed_operators(prefs):
+    return [name for name in prefs.allowed_operators.replace(",", " ").split() if name]
+
+
+class KNOBLINK_AP_preferences(bpy.types.AddonPreferences):
+    bl_idname = __package__
+
+    port: bpy.props.IntProperty(
+        name="Port", description="TCP port to listen on (the next free one is used if taken)",
+        default=9876, min=0, max=65535, update=_restart)
+    bind_address: bpy.props.StringProperty(
+        name="Bind address", description="Address to listen on; anything but loopback needs a token",
+        default="127.0.0.1", update=_restart)
+    token: bpy.props.StringProperty(
+        name="Token", description="Shared secret the bridge sends in its hello (required off loopback)",
+        default="", subtype="PASSWORD", update=_restart)
+    max_clients: bpy.props.IntProperty(
+        name="Max clients", description="Connections accepted at once", default=8, min=1, max=64,
+        update=_restart)
+    tick_budget_ms: bpy.props.FloatProperty(
+        name="Tick budget (ms)", description="Time the main thread spends applying commands per tick",
+        default=2.0, min=0.1, max=50.0, update=_live)
+    allowed_operators: bpy.props.StringProperty(
+        name="Allowed operators", description="Operators a client may call, separated by spaces or commas",
+        default=" ".join(protocol.DEFAULT_OPERATORS), update=_live)
+
+    def draw(self, _context):
+        col = self.layout.column()
+        row = col.row()
+        row.prop(self, "bind_address")
+        row.prop(self, "port")
+        row = col.row()
+        row.prop(self, "token")
+        row.prop(self, "max_clients")
+        col.prop(self, "tick_budget_ms")
+        col.prop(self, "allowed_operators")
+        _status(col)
+
+
+def _status(layout):
+    link = apply.current
+    if link is None or link.server is None:
+        layout.label(text="Not listening" + (f": {link.error}" if link and link.error else ""), icon="ERROR")
+        layout.operator(KNOBLINK_OT_restart.bl_idname)
+        return
+    srv = link.server
+    layout.label(text=f"Listening on {srv.address}", icon="LINKED")
+    layout.label(text=f"Clients: {len(srv.clients)}/{srv.max_clients}")
+    layout.label(text=f"Commands/s: {link.rate:.0f}   Queue: {len(link.queue)}")
+    if link.last_error:
+        layout.label(text=f"Last error: {link.last_error}", icon="ERROR")
+
+
+class KNOBLINK_OT_restart(bpy.types.Operator):
+    """Restart the KnobLink server with the current preferences"""
+    bl_idname = "knoblink.restart"
+    bl_label = "Restart KnobLink Server"
+
+    def execute(self, _context):
+        _restart()
+        link = apply.current
+        if link is None or link.server is None:
+            self.report({"ERROR"}, f"KnobLink: {link.error if link else 'not started'}")
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"KnobLink listening on {link.server.address}")
+        return {"FINISHED"}
+
+
+class KNOBLINK_PT_panel(bpy.types.Panel):
+    """KnobLink connection status"""
+    bl_label = "KnobLink"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "KnobLink"
+
+    def draw(self, _context):
+        _status(self.layout.column())
+        self.layout.operator(KNOBLINK_OT_restart.bl_idname, icon="FILE_REFRESH")

@@ -1,0 +1,86 @@
+"""Runs the KnobLink add-on until stdin closes, SIGTERM or SIGINT.
+
+Inside Blender (the add-on enabled with --addons knoblink):
+  blender -b [FILE.blend] --addons knoblink --python addon/run_knoblink.py -- [--no-stdin] [--pidfile F]
+With PyPI bpy (BLENDER_USER_SCRIPTS=DIR holding DIR/addons/knoblink):
+  python3 addon/run_knoblink.py [--scene FILE.blend] [--no-stdin]
+
+Background Blender never fires timers, so here the drain is pumped every
+5 ms (at once again while commands are queued). With a window the add-on's
+own timer drains and this script only quits Blender when asked.
+"""
+
+import argparse
+import os
+import signal
+import sys
+import threading
+
+import bpy  # first: it puts addon_utils on sys.path (PyPI bpy)
+import addon_utils  # noqa: E402
+
+ADDON = "knoblink"
+
+
+def options():
+    if "--" in sys.argv:
+        argv = sys.argv[sys.argv.index("--") + 1:]
+    else:
+        argv = sys.argv[1:] if not bpy.app.binary_path else []
+    ap = argparse.ArgumentParser(prog="run_knoblink.py")
+    ap.add_argument("--scene", help="a .blend to open first (PyPI bpy; Blender takes it on its command line)")
+    ap.add_argument("--no-stdin", action="store_true", help="ignore stdin; run until SIGTERM/SIGINT")
+    ap.add_argument("--pidfile", help="write this process id here")
+    return ap.parse_args(argv)
+
+
+def main():
+    opts = options()
+    if opts.pidfile:
+        with open(opts.pidfile, "w") as f:
+            f.write(f"{os.getpid()}\n")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    if not opts.no_stdin:
+        threading.Thread(target=_until_eof, args=(stop,), name="knoblink-stdin", daemon=True).start()
+
+    mod = sys.modules.get(ADDON)
+    if mod is None or not getattr(mod, "__addon_enabled__", False):
+        if opts.scene:
+            bpy.ops.wm.open_mainfile(filepath=opts.scene)
+        mod = addon_utils.enable(ADDON, default_set=True)
+        if mod is None:
+            sys.exit(f"run_knoblink: could not enable the {ADDON} add-on "
+                     f"(BLENDER_USER_SCRIPTS={os.environ.get('BLENDER_USER_SCRIPTS')!r})")
+    if mod.apply.current is None or mod.apply.current.server is None:
+        sys.exit("run_knoblink: the add-on is not listening: "
+                 + (mod.apply.current.error if mod.apply.current else "not started"))
+
+    if not bpy.app.background:
+        def quit_when_asked():
+            if stop.is_set():
+                bpy.ops.wm.quit_blender()
+                return None
+            return 0.05
+        bpy.app.timers.register(quit_when_asked, persistent=True)
+        return
+
+    while not stop.is_set():
+        mod.pump()
+        link = mod.apply.current
+        if link is None or not len(link.queue):
+            stop.wait(0.005)
+    addon_utils.disable(ADDON, default_set=False)
+
+
+def _until_eof(stop):
+    try:
+        while os.read(0, 65536):
+            pass
+    except OSError:
+        pass
+    stop.set()
+
+
+main()

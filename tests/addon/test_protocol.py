@@ -1,0 +1,377 @@
+"""protocol.py and server.py without Blender: framing, parsing, paths,
+coercion, coalescing, gestures, and the socket thread on a real socket."""
+
+import json
+import socket
+import time
+
+import pytest
+
+from conftest import ROOT, Client
+from knoblink import protocol, server
+from knoblink.protocol import CommandQueue, LineFramer, ProtocolError, parse_command, parse_path
+
+
+# ---------------------------------------------------------------- framing
+
+def test_framer_splits_lines_at_every_offset():
+    data = b'{"a":1}\n{"b":2}\r\n\n{"c":3}\n'
+    for cut in range(len(data) + 1):
+        f = LineFramer()
+        out = f.feed(data[:cut]) + f.feed(data[cut:])
+        assert out == [b'{"a":1}', b'{"b":2}', b'{"c":3}'], cut
+        assert f.pending == 0
+
+
+def test_framer_oversize_line_reports_once_and_resumes_after_newline():
+    f = LineFramer(max_line=10)
+    out = f.feed(b"x" * 25) + f.feed(b"y" * 30) + f.feed(b"zz\nok\n")
+    assert [type(o) for o in out] == [ProtocolError, bytes]
+    assert out[0].code == "line_too_long" and out[1] == b"ok"
+    out = f.feed(b"a" * 11 + b"\nb\n")
+    assert out[0].code == "line_too_long" and out[1:] == [b"b"]
+    assert f.feed(b"a" * 10 + b"\n") == [b"a" * 10]
+
+
+def test_framer_keeps_partial_line():
+    f = LineFramer()
+    assert f.feed(b'{"op":"pi') == []
+    assert f.pending == 9
+    assert f.feed(b'ng"}\n') == [b'{"op":"ping"}']
+
+
+# ---------------------------------------------------------------- paths
+
+@pytest.mark.parametrize("text, root, prefix, prop, index, key", [
+    ('bpy.data.objects["Cube"].location[0]', ("data", "objects", "Cube", None), "", "location", 0, None),
+    ('bpy.data.scenes["Scene"].frame_current', ("data", "scenes", "Scene", None), "", "frame_current", None, None),
+    ("context.active_object.rotation_euler[2]", ("context", "active_object"), "", "rotation_euler", 2, None),
+    ("context.scene.render.fps", ("context", "scene"), "render", "fps", None, None),
+    ("bpy.context.scene.frame_current", ("context", "scene"), "", "frame_current", None, None),
+    ('bpy.data.materials["Mat"].node_tree.nodes["Principled BSDF"].inputs[0].default_value[1]',
+     ("data", "materials", "Mat", None), 'node_tree.nodes["Principled BSDF"].inputs[0]', "default_value", 1, None),
+    ('bpy.data.objects["Cube"]["knob"]', ("data", "objects", "Cube", None), "", None, None, "knob"),
+    ('bpy.data.objects["Cube"].modifiers["GeometryNodes"]["Input_2"]',
+     ("data", "objects", "Cube", None), 'modifiers["GeometryNodes"]', None, None, "Input_2"),
+    ('bpy.data.objects["Say \\"hi\\""].location', ("data", "objects", 'Say "hi"', None), "", "location", None, None),
+    ('bpy.data.objects["Cube", "lib.blend"].hide_viewport', ("data", "objects", "Cube", "lib.blend"), "",
+     "hide_viewport", None, None),
+    ("bpy.data.objects['Cube'].scale[1]", ("data", "objects", "Cube", None), "", "scale", 1, None),
+])
+def test_parse_path(text, root, prefix, prop, index, key):
+    p = parse_path(text)
+    assert (p.root, p.prefix, p.prop, p.index, p.key) == (root, prefix, prop, index, key)
+
+
+@pytest.mark.parametrize("text, words", [
+    ("context.active_object.__class__", "underscore"),
+    ('bpy.data.objects["Cube"]._x', "underscore"),
+    ('bpy.data.objects["_hidden"].location', "underscore"),
+    ('bpy.data.objects["Cube"]["_RNA_UI"]', "underscore"),
+    ("context.window.screen", "not allowed"),
+    ("os.system", "must start with"),
+    ("bpy.ops.wm.quit_blender", "must start with"),
+    ('bpy.data.objects["Cube"].location(0)', "cannot parse"),
+    ('bpy.data.objects["Cube"].location[-1]', "cannot parse"),
+    ('bpy.data.objects["Cube"];import os', "cannot parse"),
+    ('bpy.data.objects["Cube"]', "not a property"),
+    ("bpy.data.objects.Cube.location", "must start with"),
+    ('bpy.data.objects["Cube"].modifiers[0][1]', "index that does not follow"),
+    ('bpy.data.objects["Cube"].data["x", "lib"]', "library name"),
+])
+def test_parse_path_rejects(text, words):
+    with pytest.raises(ProtocolError) as e:
+        parse_path(text)
+    assert e.value.code == "bad_path" and words in e.value.message
+
+
+def test_rna_path_round_trips_keys():
+    segs = (("attr", "nodes"), ("key", 'a "b" \\c'), ("attr", "inputs"), ("index", 3))
+    assert protocol.rna_path(segs) == 'nodes["a \\"b\\" \\\\c"].inputs[3]'
+    text = 'bpy.data.objects["Cube"].' + protocol.rna_path(segs) + ".default_value"
+    assert parse_path(text).segments[:-1] == segs
+
+
+# ---------------------------------------------------------------- commands
+
+def cmd(obj):
+    return parse_command(obj)
+
+
+def test_parse_commands():
+    c = cmd({"op": "set", "path": "context.scene.frame_current", "value": 3, "id": 7})
+    assert (c.op, c.id, c.value, c.path.prop) == ("set", 7, 3, "frame_current")
+    c = cmd({"op": "call", "operator": "screen.frame_jump", "args": {"end": True}})
+    assert (c.operator, c.args, c.id) == ("screen.frame_jump", {"end": True}, None)
+    c = cmd({"op": "batch", "id": "b", "ops": [{"op": "toggle", "path": "context.object.hide_render"},
+                                              {"op": "ping", "id": 2}]})
+    assert [s.op for s in c.ops] == ["toggle", "ping"] and c.ops[1].id == 2
+
+
+@pytest.mark.parametrize("obj, code, words", [
+    ({"path": "context.scene.frame_current"}, "bad_request", "missing \"op\""),
+    ({"op": "spin"}, "unknown_op", "spin"),
+    ({"op": "set", "path": "context.scene.frame_current"}, "bad_request", "needs a \"value\""),
+    ({"op": "set", "value": 1}, "bad_request", "needs a \"path\""),
+    ({"op": "add", "path": "context.scene.frame_current", "value": "1"}, "bad_request", "number"),
+    ({"op": "add", "path": "context.scene.frame_current", "value": True}, "bad_request", "number"),
+    ({"op": "set", "path": "context.scene.frame_current", "value": {"a": 1}}, "bad_request", "value must"),
+    ({"op": "set", "path": 5, "value": 1}, "bad_request", "string"),
+    ({"op": "set", "path": "context.scene.frame_current", "value": 1, "id": [1]}, "bad_request", "id"),
+    ({"op": "call", "operator": "bpy.ops.x"}, "bad_request", "operator"),
+    ({"op": "call", "operator": "screen.frame_jump", "args": {"__x": 1}}, "bad_request", "argument"),
+    ({"op": "batch", "ops": []}, "bad_request", "ops"),
+    ({"op": "batch", "ops": [{"op": "batch", "ops": [{"op": "ping"}]}]}, "bad_request", "ops[0]"),
+    ({"op": "batch", "ops": [{"op": "ping"}, {"op": "set", "path": "context._x", "value": 1}]},
+     "bad_path", "ops[1]"),
+])
+def test_parse_command_errors(obj, code, words):
+    with pytest.raises(ProtocolError) as e:
+        cmd(obj)
+    assert e.value.code == code and words in e.value.message, e.value.message
+
+
+def test_decode_line():
+    assert protocol.decode_line(b'{"op":"ping"}') == {"op": "ping"}
+    for bad in (b"not json", b"[1,2]", b'{"value":NaN}', b'{"value":Infinity}', b"\xff\xfe{}"):
+        with pytest.raises(ProtocolError) as e:
+            protocol.decode_line(bad)
+        assert e.value.code == "bad_json"
+
+
+def test_hello_and_token():
+    assert protocol.check_hello({"hello": 1, "client": "knoblink/0.1"}, "") is None
+    assert protocol.check_hello({"op": "ping"}, "").code == "hello_required"
+    assert protocol.check_hello({"hello": 2}, "").code == "bad_version"
+    assert protocol.check_hello({"hello": 1}, "s3cret").code == "bad_token"
+    assert protocol.check_hello({"hello": 1, "token": "nope"}, "s3cret").code == "bad_token"
+    assert protocol.check_hello({"hello": 1, "token": "s3cret"}, "s3cret") is None
+
+
+# ---------------------------------------------------------------- values
+
+def test_coercion():
+    assert protocol.coerce(2.5, "INT", "p") == 3 and protocol.coerce(-2.5, "INT", "p") == -3
+    assert protocol.coerce(2.49, "INT", "p") == 2
+    assert protocol.coerce(0.2, "BOOLEAN", "p") is True and protocol.coerce(0, "BOOLEAN", "p") is False
+    assert protocol.coerce(True, "FLOAT", "p") == 1.0
+    assert protocol.coerce_target([1, 2, 3.5], "INT", 3, "p") == [1, 2, 4]
+    for value, kind, length in (("x", "FLOAT", 0), (1, "ENUM", 0), ([1, 2], "FLOAT", 3),
+                                ([1, 2, 3], "FLOAT", 0), (1.0, "FLOAT", 3), (1, "POINTER", 0)):
+        with pytest.raises(ProtocolError) as e:
+            protocol.coerce_target(value, kind, length, "p")
+        assert e.value.code == "wrong_type"
+    with pytest.raises(ProtocolError) as e:
+        protocol.check_range(11, 0, 10, "context.scene.x")
+    assert e.value.code == "out_of_range" and "[0, 10]" in e.value.message
+    protocol.check_range([0, 10], 0, 10, "p")
+    assert protocol.json_value((1.0, float("nan"), 2)) == [1.0, None, 2]
+
+
+# ---------------------------------------------------------------- queue
+
+def drain(q):
+    out = []
+    while (e := q.pop()) is not None:
+        out.append((e.cmd.op, e.cmd.path.text if e.cmd.path else e.cmd.operator, e.value,
+                    [cid for _, cid in e.replies]))
+    return out
+
+
+A, B = "context.scene.frame_current", 'bpy.data.objects["Cube"].location[0]'
+
+
+def push(q, **obj):
+    q.push(cmd(obj), "conn")
+
+
+def test_queue_set_keeps_newest_in_place():
+    q = CommandQueue()
+    push(q, op="set", path=A, value=1, id=1)
+    push(q, op="set", path=B, value=5)
+    push(q, op="set", path=A, value=2, id=2)
+    push(q, op="set", path=A, value=3, id=3)
+    assert drain(q) == [("set", A, 3, [1, 2, 3]), ("set", B, 5, [None])]
+
+
+def test_queue_sums_adds_and_set_supersedes_add():
+    q = CommandQueue()
+    for i in range(10):
+        push(q, op="add", path=A, value=0.5)
+    assert drain(q) == [("add", A, 5.0, [None] * 10)]
+    push(q, op="add", path=A, value=1)
+    push(q, op="set", path=A, value=7)
+    push(q, op="add", path=A, value=2)
+    push(q, op="add", path=A, value=2)
+    assert drain(q) == [("set", A, 7, [None, None]), ("add", A, 4, [None, None])]
+
+
+def test_queue_never_moves_a_set_across_a_discrete_command():
+    q = CommandQueue()
+    push(q, op="set", path=B, value=3, id=1)
+    push(q, op="keyframe", path=B, id=2)
+    push(q, op="set", path=B, value=9, id=3)
+    push(q, op="set", path=B, value=10, id=4)
+    push(q, op="toggle", path=A)
+    push(q, op="toggle", path=A)
+    assert drain(q) == [("set", B, 3, [1]), ("keyframe", B, None, [2]), ("set", B, 10, [3, 4]),
+                        ("toggle", A, None, [None]), ("toggle", A, None, [None])]
+
+
+def test_queue_call_is_a_barrier_for_every_path():
+    q = CommandQueue()
+    push(q, op="set", path=A, value=1)
+    push(q, op="call", operator="ed.undo")
+    push(q, op="set", path=A, value=2)
+    push(q, op="call", operator="ed.undo")
+    assert [e[0] for e in drain(q)] == ["set", "call", "set", "call"]
+
+
+def test_queue_popped_entry_no_longer_merges():
+    q = CommandQueue()
+    push(q, op="set", path=A, value=1)
+    first = q.pop()
+    push(q, op="set", path=A, value=2)
+    assert first.value == 1 and drain(q) == [("set", A, 2, [None])]
+
+
+def test_gesture_tracker():
+    g = protocol.GestureTracker(rest=0.3)
+    g.touch(A, 0.0)
+    g.touch(A, 0.2)
+    g.touch(B, 0.1)
+    assert g.due(0.45) == [B]
+    assert g.due(0.49) == []
+    assert g.due(0.5) == [A]
+    g.touch(A, 1.0)
+    g.end(A)
+    assert g.due(1.0) == [A] and g.pending() == 0
+
+
+# ---------------------------------------------------------------- the server thread, real sockets
+
+@pytest.fixture
+def srv():
+    q = CommandQueue(capacity=1000)
+    s = server.Server(q, "127.0.0.1", 0, max_clients=3, hello_info={"blender": "test"}, log=lambda m: None)
+    s.start()
+    yield s
+    t = time.monotonic()
+    s.stop()
+    assert time.monotonic() - t < 1.0
+
+
+def test_server_hello_ping_and_queueing(srv):
+    c = Client(srv.port)
+    assert c.hello == {"hello": 1, "server": f"knoblink-addon/{protocol.VERSION}", "blender": "test"}
+    assert c.request({"op": "ping"}) == {"id": c.next_id, "ok": True}
+    c.send({"op": "ping"})
+    assert c.wait(lambda m: "ok" in m) == {"ok": True}
+    c.send({"op": "set", "path": A, "value": 4, "id": 1})
+    end = time.monotonic() + 5
+    while not len(srv.queue) and time.monotonic() < end:
+        time.sleep(0.01)
+    e = srv.queue.pop()
+    assert (e.cmd.op, e.value, e.replies[0][1]) == ("set", 4, 1)
+    srv.post(e.replies[0][0], {"id": 1, "ok": True})
+    assert c.reply(1) == {"id": 1, "ok": True}
+
+
+def test_server_errors_keep_the_connection(srv):
+    c = Client(srv.port)
+    c.send_raw(b"not json\n")
+    assert c.wait(lambda m: "error" in m)["error"] == "bad_json"
+    c.error({"op": "nope"}, "unknown_op")
+    c.send_raw(b"x" * (protocol.MAX_LINE + 10) + b"\n")
+    r = c.wait(lambda m: "error" in m)
+    assert r["error"] == "line_too_long" and "id" not in r
+    c.error({"op": "set", "path": "context.active_object.__class__", "value": 1}, "bad_path")
+    assert c.request({"op": "ping"})["ok"] is True
+
+
+def test_server_hello_required_and_closes(srv):
+    c = Client(srv.port, hello=False)
+    c.send({"op": "ping"})
+    assert c.wait(lambda m: "error" in m)["error"] == "hello_required"
+    c._pump(2)
+    assert c.closed
+
+
+def test_server_client_cap(srv):
+    clients = [Client(srv.port, name=f"c{i}") for i in range(3)]
+    extra = Client(srv.port, hello=False)
+    assert extra.wait(lambda m: "error" in m)["error"] == "too_many_clients"
+    clients[0].close()
+    time.sleep(0.3)
+    assert Client(srv.port).hello["hello"] == 1
+
+
+def test_server_stalled_half_line_does_not_block_others(srv):
+    stalled = Client(srv.port, name="stalled")
+    stalled.send_raw(b'{"op":"pi')
+    other = Client(srv.port, name="other")
+    assert other.request({"op": "ping"})["ok"] is True
+    stalled.send_raw(b'ng","id":5}\n')
+    assert stalled.reply(5) == {"id": 5, "ok": True}
+
+
+def test_server_token_required_off_loopback():
+    with pytest.raises(ValueError, match="token is required"):
+        server.Server(CommandQueue(), "0.0.0.0", 0)
+    s = server.Server(CommandQueue(), "127.0.0.1", 0, token="s3cret", log=lambda m: None)
+    s.start()
+    try:
+        bad = Client(s.port, token="wrong")
+        assert bad.hello["error"] == "bad_token"
+        assert Client(s.port, token="s3cret").hello["hello"] == 1
+    finally:
+        s.stop()
+
+
+def test_server_takes_next_port_when_taken():
+    blocker = socket.socket()
+    blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen()
+    taken = blocker.getsockname()[1]
+    logs = []
+    s = server.Server(CommandQueue(), "127.0.0.1", taken, log=logs.append)
+    try:
+        s.start()
+        assert taken < s.port <= taken + server.PORT_TRIES
+        assert any(f"port {taken} is in use; listening on {s.port}" in m for m in logs)
+    finally:
+        s.stop()
+        blocker.close()
+
+
+def test_server_backpressure_when_queue_full():
+    q = CommandQueue(capacity=5)
+    s = server.Server(q, "127.0.0.1", 0, log=lambda m: None)
+    s.start()
+    try:
+        c = Client(s.port)
+        n = 3000
+        c.send(*[{"op": "toggle", "path": A, "id": i} for i in range(n)])
+        time.sleep(0.3)
+        line = len(json.dumps({"op": "toggle", "path": A, "id": 0})) + 1
+        # At most one read past the cap; the rest waits in the socket, nothing dropped.
+        assert 5 <= len(q) <= 5 + server.RECV_SIZE // line < n
+        got = []
+        end = time.monotonic() + 10
+        while len(got) < n and time.monotonic() < end:
+            e = q.pop()
+            if e is None:
+                time.sleep(0.005)
+                continue
+            got.append(e.cmd.id)
+        assert got == list(range(n))
+    finally:
+        s.stop()
+
+
+def test_error_codes_documented():
+    doc = (ROOT / "docs" / "protocol.md").read_text()
+    for code in protocol.ERROR_CODES:
+        assert f"`{code}`" in doc, f"error code {code} missing from docs/protocol.md"
+    assert json.dumps(protocol.error_reply("x", "y", 3)) == '{"id": 3, "error": "x", "message": "y"}'
