@@ -588,12 +588,15 @@ void Sim::run() {
     if (poll(fds.data(), fds.size(), ms) <= 0) continue;
     for (const pollfd& p : fds) {
       if (!(p.revents & (POLLIN | POLLHUP | POLLERR)) || p.fd == master_) continue;
+      // A command handled earlier in this loop (unplug, replug) may have closed the
+      // pty whose stale entry is still in fds: only known clients are read below.
+      const bool client = std::find(clients_.begin(), clients_.end(), p.fd) != clients_.end();
       if (p.fd == 0) {
         read_commands(0, stdin_buf_, true);
       } else if (p.fd == listen_) {
         const int c = accept4(listen_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (c >= 0) clients_.push_back(c);
-      } else {
+      } else if (client) {
         read_commands(p.fd, client_bufs_[p.fd], false);
       }
     }

@@ -83,7 +83,8 @@ class SimProcess {
   SimProcess(const SimProcess&) = delete;
   SimProcess& operator=(const SimProcess&) = delete;
   ~SimProcess() {
-    send("quit");
+    const char quit[] = "quit\n";
+    (void)!write(in_, quit, sizeof quit - 1);  // never throw here: it may run during unwinding
     close(in_);
     bool exited = false;
     for (int i = 0; i < 100 && !exited; ++i) {
@@ -102,8 +103,14 @@ class SimProcess {
 
   void send(const std::string& command) {
     const std::string l = command + "\n";
-    if (write(in_, l.data(), l.size()) != static_cast<ssize_t>(l.size()))
-      throw std::runtime_error("cannot write to knoblink-sim");
+    if (write(in_, l.data(), l.size()) != static_cast<ssize_t>(l.size())) {
+      int st = 0;
+      std::string why = "cannot write to knoblink-sim";
+      if (waitpid(pid_, &st, WNOHANG) == pid_)
+        why += WIFSIGNALED(st) ? ": it died of signal " + std::to_string(WTERMSIG(st))
+                               : ": it exited with " + std::to_string(WEXITSTATUS(st));
+      throw std::runtime_error(why);
+    }
   }
 
   /// Next stdout line, or "" on timeout.

@@ -24,6 +24,12 @@
 namespace kltest {
 
 namespace {
+// A peer that went away must show up as an error, not kill the test run.
+const bool kIgnoreSigpipe = [] {
+  ::signal(SIGPIPE, SIG_IGN);
+  return true;
+}();
+
 [[noreturn]] void fail(const std::string& what) { throw std::runtime_error(what + ": " + std::strerror(errno)); }
 
 /// Appends what fd has to buf until a line is complete; returns it, or nullopt on timeout/EOF.
