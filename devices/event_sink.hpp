@@ -12,15 +12,6 @@ namespace knoblink {
 /// How much a notice matters to the user.
 enum class Severity : std::uint8_t { debug, info, warning, error };
 
-/// A control description learned from a device (serial @ctl line, HID report descriptor).
-struct ControlInfo {
-  Name name;
-  ControlKind kind = ControlKind::unknown;
-  bool has_range = false;
-  std::int32_t min = 0;
-  std::int32_t max = 0;
-};
-
 /// Receives everything a device backend produces. Called on the bridge's event-loop thread.
 class EventSink {
  public:

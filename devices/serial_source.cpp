@@ -170,7 +170,7 @@ void SerialSource::on_line(const DecodedLine& line) {
               known = true;
             }
           if (!known) controls_.push_back({l.name, l.kind});
-          sink_.on_control(index_, ControlInfo{l.name, l.kind, l.has_range, l.min, l.max});
+          sink_.on_control(index_, l);
         } else if constexpr (std::is_same_v<T, EndLine>) {
           sink_.on_notice(index_, Severity::debug,
                           label_ + ": described " + std::to_string(controls_.size()) + " controls");
