@@ -76,7 +76,7 @@ void Outbox::push(const Command& c) {
     const std::uint64_t p = (c.op == Op::set ? pending_set_ : pending_add_)[c.target];
     if (p != 0 && p - 1 >= head_seq_) {
       Entry& e = queue_[p - 1 - head_seq_];
-      if (e.segment == segment_) {
+      if (e.segment == segment_ || queue_.size() >= kSoftCap) {
         e.cmd.value = c.op == Op::set ? c.value : e.cmd.value + c.value;
         ++stats_.merged;
         return;

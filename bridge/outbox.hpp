@@ -29,6 +29,11 @@ struct OutboxStats {
 
 class Outbox final : public CommandSink {
  public:
+  /// Pending commands past which sets and adds merge into the newest pending one for their
+  /// path even across discrete commands, so a long disconnect cannot grow the queue with
+  /// knob values (discrete commands are still all kept).
+  static constexpr std::size_t kSoftCap = 16384;
+
   /// targets: the size of the TargetTable; absolute[t]: t receives absolute sets.
   Outbox(std::uint32_t targets, std::vector<bool> absolute);
 

@@ -120,3 +120,26 @@ TEST_CASE("ten thousand presses while disconnected are all kept, in order") {
   }
   CHECK(keyframes == 10000);
 }
+
+TEST_CASE("a long disconnect does not grow the queue with knob values") {
+  Fixture f;
+  for (int i = 0; i < 100000; ++i) {
+    f.box->push({Op::set, f.x, static_cast<double>(i)});
+    f.box->push({Op::add, f.frame, 1});
+    if (i % 2 == 0) f.box->push({Op::keyframe, f.loc, 0});
+  }
+  // Every keyframe is kept; knob values and steps merge once the soft cap is reached.
+  CHECK(f.box->pending() < Outbox::kSoftCap + 50000 + 3);
+  f.box->on_connect();
+  const auto lines = f.drain();
+  int keyframes = 0;
+  double frames = 0, last_x = -1;
+  for (const auto& l : lines) {
+    if (l["op"] == "keyframe") ++keyframes;
+    if (l["op"] == "add") frames += l["value"].get<double>();
+    if (l["op"] == "set") last_x = l["value"].get<double>();
+  }
+  CHECK(keyframes == 50000);
+  CHECK(frames == 100000);  // no step lost
+  CHECK(last_x == 99999);   // the newest value last
+}
