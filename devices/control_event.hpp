@@ -35,6 +35,15 @@ class Name {
   std::uint8_t size_ = 0;
 };
 
+/// A control description learned from a device (serial @ctl line, HID report descriptor).
+struct ControlInfo {
+  Name name;
+  ControlKind kind = ControlKind::unknown;
+  bool has_range = false;
+  std::int32_t min = 0;
+  std::int32_t max = 0;
+};
+
 /// A control changed: abs value, rel delta, or btn 1/0. t_us is a monotonic time
 /// in microseconds passed in by whoever read the bytes (logic never reads a clock).
 struct ControlEvent {

@@ -12,15 +12,6 @@ namespace knoblink {
 /// How much a notice matters to the user.
 enum class Severity : std::uint8_t { debug, info, warning, error };
 
-/// A control description learned from a device (serial @ctl line, HID report descriptor).
-struct ControlInfo {
-  Name name;
-  ControlKind kind = ControlKind::unknown;
-  bool has_range = false;
-  std::int32_t min = 0;
-  std::int32_t max = 0;
-};
-
 /// Receives everything a device backend produces. Called on the bridge's event-loop thread.
 class EventSink {
  public:
@@ -33,6 +24,11 @@ class EventSink {
   virtual void on_connection(std::uint16_t device, bool connected) = 0;
   /// The device described a control (hello/@ctl, or a parsed HID descriptor).
   virtual void on_control(std::uint16_t device, const ControlInfo& info) = 0;
+  /// Input that could not be decoded (a bad line, a malformed report) was skipped.
+  /// what names the problem and shows the bytes; the default counts nothing.
+  virtual void on_malformed(std::uint16_t device, std::string_view what) {
+    on_notice(device, Severity::warning, what);
+  }
 };
 
 }  // namespace knoblink

@@ -20,13 +20,7 @@ struct HelloLine {
   std::string_view uid;  ///< hex digits, empty when absent
 };
 /// "@ctl <name> <kind> [<min> <max>]".
-struct CtlLine {
-  Name name;
-  ControlKind kind = ControlKind::unknown;
-  bool has_range = false;
-  std::int32_t min = 0;
-  std::int32_t max = 0;
-};
+struct CtlLine : ControlInfo {};
 /// "@end".
 struct EndLine {};
 /// "<name> <int>".

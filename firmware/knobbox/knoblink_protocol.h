@@ -139,6 +139,71 @@ inline size_t format_end(char* buf, size_t cap) {
   return w.str("@end").end();
 }
 
+/// What a host->device line is (parse_host_line).
+enum class HostLine : uint8_t {
+  empty,         ///< blank line: ignore
+  query,         ///< "?": describe yourself again
+  set,           ///< "<name> <int>": set an output
+  bad_checksum,  ///< " *HH" present but wrong (or not two hex digits)
+  bad_name,      ///< the name is not [a-z][a-z0-9_]{0,15}
+  bad_value,     ///< missing, non-numeric or out-of-range value
+};
+
+/// Checks and removes an optional " *HH" suffix from s[0..*n).
+/// Returns false when a suffix is present but does not match.
+inline bool strip_sum(const char* s, size_t* n) {
+  const size_t len = *n;
+  if (len < 4 || s[len - 4] != ' ' || s[len - 3] != '*') return true;
+  uint8_t sent = 0;
+  for (size_t i = len - 2; i < len; ++i) {
+    const char c = s[i];
+    uint8_t d;
+    if (c >= '0' && c <= '9') d = static_cast<uint8_t>(c - '0');
+    else if (c >= 'A' && c <= 'F') d = static_cast<uint8_t>(c - 'A' + 10);
+    else if (c >= 'a' && c <= 'f') d = static_cast<uint8_t>(c - 'a' + 10);
+    else return false;
+    sent = static_cast<uint8_t>((sent << 4) | d);
+  }
+  if (checksum(s, len - 4) != sent) return false;
+  *n = len - 4;
+  return true;
+}
+
+/// Parses a decimal int32 from s[0..n) ("-12", "+3", "0"); false if anything else.
+inline bool parse_int(const char* s, size_t n, int32_t* out) {
+  size_t i = 0;
+  bool neg = false;
+  if (i < n && (s[i] == '-' || s[i] == '+')) neg = s[i++] == '-';
+  if (i == n) return false;
+  uint32_t u = 0;
+  const uint32_t limit = neg ? 2147483648u : 2147483647u;
+  for (; i < n; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    const uint32_t d = static_cast<uint32_t>(s[i] - '0');
+    if (u > (limit - d) / 10) return false;
+    u = u * 10 + d;
+  }
+  *out = neg ? static_cast<int32_t>(0u - u) : static_cast<int32_t>(u);
+  return true;
+}
+
+/// Parses one host->device line s[0..n) without its terminator ('\r' already
+/// dropped). For HostLine::set, name receives the NUL-terminated name (it must
+/// hold kMaxName + 1 bytes) and *value the value.
+inline HostLine parse_host_line(const char* s, size_t n, char* name, int32_t* value) {
+  if (!strip_sum(s, &n)) return HostLine::bad_checksum;
+  while (n && s[n - 1] == ' ') --n;
+  if (n == 0) return HostLine::empty;
+  if (n == 1 && s[0] == '?') return HostLine::query;
+  size_t sp = 0;
+  while (sp < n && s[sp] != ' ') ++sp;
+  if (!is_name(s, sp)) return HostLine::bad_name;
+  for (size_t i = 0; i < sp; ++i) name[i] = s[i];
+  name[sp] = '\0';
+  if (sp == n || !parse_int(s + sp + 1, n - sp - 1, value)) return HostLine::bad_value;
+  return HostLine::set;
+}
+
 }  // namespace knoblink_proto
 
 #endif  // KNOBLINK_PROTOCOL_H

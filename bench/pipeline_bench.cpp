@@ -1,0 +1,105 @@
+// decode -> map -> coalesce -> serialize, per event, on one core; heap allocations
+// per event counted by replacing the global operator new.
+//   build/bench/pipeline_bench [events]
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <new>
+#include <string>
+
+#include "bridge/config.hpp"
+#include "bridge/mapper.hpp"
+#include "bridge/outbox.hpp"
+#include "devices/line_decoder.hpp"
+
+namespace {
+std::size_t g_allocs = 0;
+}
+
+void* operator new(std::size_t n) {
+  ++g_allocs;
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+using namespace knoblink;
+
+int main(int argc, char** argv) {
+  const long events = argc > 1 ? std::atol(argv[1]) : 10'000'000;
+  auto r = load_config_text(R"(devices:
+  box: {serial: {port: /dev/null}}
+mappings:
+  - control: box.k1
+    set: 'bpy.data.objects["Cube"].rotation_euler[2]'
+    to: [0, 6.2832]
+  - control: box.k2
+    set: 'bpy.data.objects["Cube"].location[0]'
+    to: [-2, 2]
+  - control: box.e1
+    add: context.scene.frame_current
+  - control: box.b1
+    press: {keyframe: context.active_object.location}
+)",
+                            "bench.yaml");
+  if (!r.config) {
+    std::fprintf(stderr, "%s\n", r.errors[0].c_str());
+    return 1;
+  }
+  TargetTable targets;
+  Mapper mapper(*r.config, targets);
+  std::vector<bool> absolute(targets.size());
+  for (std::uint32_t t = 0; t < targets.size(); ++t) absolute[t] = mapper.is_absolute(t);
+  Outbox outbox(targets.size(), absolute);
+  LineDecoder decoder;
+
+  // A realistic stream: mostly knob values, some encoder steps, a button now and then.
+  std::string stream;
+  for (int i = 0; i < 4096; ++i) {
+    if (i % 64 == 0) stream += "b1 1\nb1 0\n";
+    else if (i % 4 == 0) stream += "e1 " + std::to_string(i % 3 - 1 == 0 ? 1 : -1) + "\n";
+    else stream += (i % 2 ? "k1 " : "k2 ") + std::to_string(i % 1024) + "\n";
+  }
+  long lines_per_pass = 0;
+  for (char c : stream) lines_per_pass += c == '\n';
+
+  std::string wire;
+  wire.reserve(1 << 20);
+  std::uint64_t next_ack = 1, decoded = 0;
+  const auto run_pass = [&] {
+    decoder.feed(stream, [&](const DecodedLine& l) {
+      if (const auto* e = std::get_if<EventLine>(&l)) {
+        ControlEvent ev;
+        ev.control = e->name;
+        ev.value = e->value;
+        mapper.on_event(ev, outbox);
+        ++decoded;
+        // The link writes whenever the socket is free: every 16 events here.
+        if ((decoded & 15) == 0) {
+          wire.clear();
+          outbox.write_pending(wire, targets, 64 * 1024);
+          while (outbox.unacked() > 0) outbox.ack(next_ack++);  // the add-on's answers
+        }
+      }
+    });
+  };
+  for (int i = 0; i < 20; ++i) run_pass();  // warm-up: buffers reach their working size
+
+  const long passes = std::max(1L, events / lines_per_pass);
+  const std::size_t allocs_before = g_allocs;
+  decoded = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (long i = 0; i < passes; ++i) run_pass();
+  const auto t1 = std::chrono::steady_clock::now();
+  const std::size_t allocs = g_allocs - allocs_before;
+  const double secs = std::chrono::duration<double>(t1 - t0).count();
+  const auto n = static_cast<double>(decoded);
+  std::printf("events: %llu in %.3f s\n", static_cast<unsigned long long>(decoded), secs);
+  std::printf("throughput: %.0f events/s (%.1f ns/event)\n", n / secs, secs * 1e9 / n);
+  std::printf("heap allocations: %zu (%.6f per event)\n", allocs, static_cast<double>(allocs) / n);
+  std::printf("commands pushed %llu, merged %llu, sent %llu, dropped %llu\n",
+              static_cast<unsigned long long>(outbox.stats().pushed), static_cast<unsigned long long>(outbox.stats().merged),
+              static_cast<unsigned long long>(outbox.stats().sent), static_cast<unsigned long long>(outbox.stats().dropped));
+  return 0;
+}

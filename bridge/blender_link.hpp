@@ -1,0 +1,88 @@
+// The Blender link (DESIGN.md, Contract 2): an Asio TCP client that says hello,
+// streams the Outbox as NDJSON, reads answers and feedback, and reconnects forever
+// with capped exponential backoff. After a reconnect the Outbox re-sends the latest
+// absolute values and every unacknowledged command.
+#pragma once
+
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "bridge/command.hpp"
+#include "bridge/outbox.hpp"
+
+namespace knoblink {
+
+struct LinkOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 9876;
+  std::string token;
+  std::string client = "knoblink/0.1.0";
+  std::chrono::milliseconds min_backoff{100};
+  std::chrono::milliseconds max_backoff{3000};
+};
+
+/// What the link reports to the bridge.
+class LinkListener {
+ public:
+  virtual ~LinkListener() = default;
+  /// Hello answered; blender is the version Blender reported.
+  virtual void on_link_up(const std::string& server, const std::string& blender) = 0;
+  virtual void on_link_down(const std::string& why) = 0;
+  /// A watched target's value (vectors: 1 when any element is non-zero).
+  virtual void on_watched(std::uint32_t target, double value) = 0;
+  /// The add-on answered an error (for a command, or about a line).
+  virtual void on_remote_error(const std::string& text) = 0;
+};
+
+class BlenderLink {
+ public:
+  BlenderLink(asio::io_context& io, LinkOptions options, Outbox& outbox, const TargetTable& targets,
+              LinkListener& listener);
+  /// Connects (and keeps reconnecting).
+  void start();
+  void stop();
+  /// The outbox has new commands: write them when the connection is up and idle.
+  void kick();
+  /// Targets to watch for feedback on each (re)connection.
+  void set_watched(std::vector<std::uint32_t> watched) { watched_ = std::move(watched); }
+  bool up() const { return state_ == State::up; }
+  /// Connections lost after having been up.
+  std::uint64_t reconnects() const { return reconnects_; }
+
+ private:
+  enum class State { idle, connecting, hello, up };
+  void do_connect();
+  void do_read();
+  void do_write();
+  void on_line(std::string_view line);
+  void fail(const std::string& why);
+
+  asio::io_context& io_;
+  LinkOptions opt_;
+  Outbox& outbox_;
+  const TargetTable& targets_;
+  LinkListener& listener_;
+  asio::ip::tcp::resolver resolver_;
+  asio::ip::tcp::socket socket_;
+  asio::steady_timer timer_;
+  State state_ = State::idle;
+  bool stopped_ = true;
+  bool writing_ = false;
+  bool discarding_ = false;  ///< inside an oversize line
+  std::string wbuf_, rline_;
+  std::array<char, 8192> rbuf_{};
+  std::vector<std::uint32_t> watched_;
+  std::chrono::milliseconds backoff_;
+  std::uint64_t reconnects_ = 0;
+  std::uint64_t generation_ = 0;  ///< bumped per connection so stale handlers do nothing
+  std::string last_failure_;
+};
+
+}  // namespace knoblink

@@ -1,0 +1,170 @@
+#include "bridge/bridge.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <sstream>
+
+namespace knoblink {
+
+Bridge::Bridge(asio::io_context& io, Config config) : io_(io), config_(std::move(config)) { build_pipeline(); }
+
+Bridge::~Bridge() { stop(); }
+
+void Bridge::build_pipeline() {
+  mapper_ = std::make_unique<Mapper>(config_, targets_);
+  std::vector<bool> absolute(targets_.size());
+  for (std::uint32_t t = 0; t < targets_.size(); ++t) absolute[t] = mapper_->is_absolute(t);
+  if (!outbox_) outbox_ = std::make_unique<Outbox>(targets_.size(), absolute);
+  else outbox_->retarget(targets_.size(), absolute);
+}
+
+void Bridge::open_devices() {
+  stop_devices();
+  serial_.resize(config_.devices.size());
+#ifdef KNOBLINK_WITH_HID
+  hid_.resize(config_.devices.size());
+#endif
+  for (std::size_t i = 0; i < config_.devices.size(); ++i) {
+    const auto& d = config_.devices[i];
+    if (d.serial) {
+      serial_[i] = std::make_unique<SerialSource>(io_, static_cast<std::uint16_t>(i), d.name,
+                                                  SerialSpec{d.serial->port, d.serial->match, d.serial->baud}, *this);
+      serial_[i]->start();
+    } else if (d.hid) {
+#ifdef KNOBLINK_WITH_HID
+      std::string error;
+      const auto match = hid::HidMatch::parse(d.hid->match, error);
+      if (!match) {
+        spdlog::error("{}: {}", d.name, error);
+        continue;
+      }
+      hid_[i] = std::make_unique<hid::HidSource>(static_cast<std::uint16_t>(i), *match, hid_sink_);
+      hid_[i]->start();
+#else
+      spdlog::error("{}: HID devices are not supported by this build (KNOBLINK_WITH_HID=OFF)", d.name);
+#endif
+    }
+  }
+}
+
+void Bridge::start() {
+  LinkOptions lo;
+  lo.host = config_.blender.host;
+  lo.port = config_.blender.port;
+  lo.token = config_.blender.token;
+  link_ = std::make_unique<BlenderLink>(io_, lo, *outbox_, targets_, *this);
+  link_->set_watched(mapper_->watched());
+  link_->start();
+  open_devices();
+}
+
+void Bridge::stop_devices() {
+  for (auto& s : serial_)
+    if (s) s->stop();
+  serial_.clear();
+#ifdef KNOBLINK_WITH_HID
+  hid_.clear();  // each HidSource joins its reader thread
+#endif
+}
+
+void Bridge::stop() {
+  stop_devices();
+  if (link_) link_->stop();
+}
+
+void Bridge::reload(Config config) {
+  const bool same_blender = config.blender.host == config_.blender.host &&
+                            config.blender.port == config_.blender.port &&
+                            config.blender.token == config_.blender.token;
+  stop_devices();
+  config_ = std::move(config);
+  build_pipeline();
+  if (same_blender) {
+    link_->set_watched(mapper_->watched());
+  } else {
+    link_->stop();
+    start();
+    return;
+  }
+  open_devices();
+  spdlog::info("reloaded {}: {} devices, {} mappings", config_.file, config_.devices.size(), config_.mappings.size());
+}
+
+std::string Bridge::counters_line() const {
+  const auto& o = outbox_->stats();
+  std::ostringstream s;
+  s << "events=" << counters_.events << " unmapped=" << counters_.unmapped << " malformed=" << counters_.malformed
+    << " commands=" << o.pushed << " sent=" << o.sent << " merged=" << o.merged << " dropped=" << o.dropped
+    << " resent=" << o.resent << " resynced=" << o.resynced
+    << " reconnects=" << (link_ ? link_->reconnects() : 0) << " device_reconnects=" << counters_.device_reconnects
+    << " pending=" << outbox_->pending() << " unacked=" << outbox_->unacked();
+  return s.str();
+}
+
+void Bridge::on_event(const ControlEvent& e) {
+  ++counters_.events;
+  if (!mapper_->on_event(e, *outbox_)) {
+    ++counters_.unmapped;
+    spdlog::debug("{}.{} = {} (no mapping uses it)", config_.devices[e.device].name, e.control.view(), e.value);
+    return;
+  }
+  link_->kick();
+}
+
+void Bridge::on_notice(std::uint16_t, Severity severity, std::string_view text) {
+  switch (severity) {
+    case Severity::debug: spdlog::debug("{}", text); break;
+    case Severity::info: spdlog::info("{}", text); break;
+    case Severity::warning: spdlog::warn("{}", text); break;
+    case Severity::error: spdlog::error("{}", text); break;
+  }
+}
+
+void Bridge::on_connection(std::uint16_t device, bool connected) {
+  if (connected) {
+    mapper_->on_reconnect(device);
+  } else {
+    ++counters_.device_reconnects;
+  }
+}
+
+void Bridge::on_control(std::uint16_t device, const ControlInfo& info) { mapper_->on_control(device, info); }
+
+void Bridge::on_malformed(std::uint16_t, std::string_view what) {
+  ++counters_.malformed;
+  spdlog::warn("{}", what);
+}
+
+void Bridge::on_link_up(const std::string& server, const std::string& blender) {
+  spdlog::info("blender: connected to {} (Blender {}); resending {} latest values, {} queued", server, blender,
+               outbox_->stats().resynced, outbox_->pending());
+}
+
+void Bridge::on_link_down(const std::string& why) {
+  spdlog::warn("blender: connection lost: {}; reconnecting ({} commands kept)", why,
+               outbox_->pending());
+}
+
+void Bridge::on_watched(std::uint32_t target, double value) {
+  mapper_->on_watched_value(target, value, [this](const OutputWrite& w) {
+    if (w.device < serial_.size() && serial_[w.device]) serial_[w.device]->write_output(w.control, w.value);
+#ifdef KNOBLINK_WITH_HID
+    if (w.device < hid_.size() && hid_[w.device])
+      if (auto error = hid_[w.device]->write_output(w.control.view(), w.value); !error.empty())
+        spdlog::warn("{}.{}: {}", config_.devices[w.device].name, w.control.view(), error);
+#endif
+  });
+}
+
+void Bridge::on_remote_error(const std::string& text) {
+  if (text == last_remote_error_) {
+    if (++repeated_remote_errors_ % 100 == 0)
+      spdlog::warn("blender: the same error {} more times: {}", repeated_remote_errors_, text);
+    return;
+  }
+  repeated_remote_errors_ = 0;
+  last_remote_error_ = text;
+  spdlog::warn("blender: {}", text);
+}
+
+}  // namespace knoblink

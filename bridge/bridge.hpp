@@ -1,0 +1,79 @@
+// The running bridge: devices -> Mapper -> Outbox -> BlenderLink, and feedback back
+// to device outputs. Owns the pipeline for one config; reload() swaps in a new one.
+#pragma once
+
+#include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bridge/blender_link.hpp"
+#include "bridge/config.hpp"
+#include "bridge/mapper.hpp"
+#include "bridge/outbox.hpp"
+#include "bridge/posting_sink.hpp"
+#include "devices/event_sink.hpp"
+#include "devices/serial_source.hpp"
+#ifdef KNOBLINK_WITH_HID
+#include "devices/hid/hid_source.hpp"
+#endif
+
+namespace knoblink {
+
+/// Everything counted while running; printed on exit, on SIGUSR1 and with -v every few seconds.
+struct Counters {
+  std::uint64_t events = 0;     ///< control events decoded
+  std::uint64_t unmapped = 0;   ///< events no mapping uses
+  std::uint64_t malformed = 0;  ///< lines/reports skipped
+  std::uint64_t reconnects = 0; ///< Blender connections lost after being up
+  std::uint64_t device_reconnects = 0;
+};
+
+class Bridge final : public EventSink, public LinkListener {
+ public:
+  Bridge(asio::io_context& io, Config config);
+  ~Bridge() override;
+  void start();
+  void stop();
+  /// Swaps in a new config (devices reopened, Blender link kept when its address is the same);
+  /// queued discrete commands are kept.
+  void reload(Config config);
+  /// One line with every counter.
+  std::string counters_line() const;
+
+  // EventSink
+  void on_event(const ControlEvent& event) override;
+  void on_notice(std::uint16_t device, Severity severity, std::string_view text) override;
+  void on_connection(std::uint16_t device, bool connected) override;
+  void on_control(std::uint16_t device, const ControlInfo& info) override;
+  void on_malformed(std::uint16_t device, std::string_view what) override;
+  // LinkListener
+  void on_link_up(const std::string& server, const std::string& blender) override;
+  void on_link_down(const std::string& why) override;
+  void on_watched(std::uint32_t target, double value) override;
+  void on_remote_error(const std::string& text) override;
+
+ private:
+  void build_pipeline();
+  void open_devices();
+  void stop_devices();
+
+  asio::io_context& io_;
+  Config config_;
+  TargetTable targets_;
+  std::unique_ptr<Mapper> mapper_;
+  std::unique_ptr<Outbox> outbox_;
+  std::unique_ptr<BlenderLink> link_;
+  std::vector<std::unique_ptr<SerialSource>> serial_;  ///< by device index; null for non-serial devices
+#ifdef KNOBLINK_WITH_HID
+  PostingSink hid_sink_{io_, *this};  ///< HidSource calls come from its reader thread
+  std::vector<std::unique_ptr<hid::HidSource>> hid_;  ///< by device index; null for non-HID devices
+#endif
+  Counters counters_;
+  std::string last_remote_error_;
+  std::uint64_t repeated_remote_errors_ = 0;
+};
+
+}  // namespace knoblink

@@ -1,0 +1,53 @@
+// Scene commands: what the mapping produces and the Blender link sends.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace knoblink {
+
+/// Contract 2 operations the bridge sends.
+enum class Op : std::uint8_t { set, add, toggle, keyframe, call, watch };
+
+/// "set", "add", ...
+std::string_view to_string(Op op);
+/// set and add are continuous (coalesced); the rest are discrete (never merged or dropped).
+constexpr bool is_discrete(Op op) { return op != Op::set && op != Op::add; }
+
+/// One command. target indexes a TargetTable (a data path, or an operator for call).
+struct Command {
+  Op op = Op::set;
+  std::uint32_t target = 0;
+  double value = 0;
+  friend bool operator==(const Command&, const Command&) = default;
+};
+
+/// Receives commands from the mapping: the outbound queue, or a recorder in tests.
+class CommandSink {
+ public:
+  virtual ~CommandSink() = default;
+  virtual void push(const Command& command) = 0;
+};
+
+/// Every data path and operator a config uses, stored once with its JSON string form,
+/// so commands carry an index and serializing them never allocates.
+class TargetTable {
+ public:
+  /// Index of text, adding it when new.
+  std::uint32_t intern(const std::string& text);
+  /// Index of text, or -1.
+  std::int64_t find(std::string_view text) const;
+  const std::string& text(std::uint32_t i) const { return texts_[i]; }
+  /// text(i) as a quoted, escaped JSON string.
+  const std::string& json(std::uint32_t i) const { return json_[i]; }
+  std::uint32_t size() const { return static_cast<std::uint32_t>(texts_.size()); }
+
+ private:
+  std::vector<std::string> texts_, json_;
+  std::unordered_map<std::string, std::uint32_t> index_;
+};
+
+}  // namespace knoblink

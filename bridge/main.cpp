@@ -1,0 +1,296 @@
+// knoblink: the command line. Thin: parses arguments and wires the pieces.
+#include <CLI/CLI.hpp>
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <cstdio>
+#include <functional>
+#include <iostream>
+#include <sstream>
+
+#include "bridge/bridge.hpp"
+#include "bridge/config.hpp"
+#include "bridge/demo.hpp"
+#include "devices/serial_port.hpp"
+#include "devices/serial_source.hpp"
+#ifdef KNOBLINK_WITH_HID
+#include "bridge/posting_sink.hpp"
+#include "devices/hid/hid_describe.hpp"
+#include "devices/hid/hid_source.hpp"
+#endif
+
+using namespace knoblink;
+
+namespace {
+
+void setup_logging(int verbosity) {
+  auto logger = spdlog::stderr_color_mt("knoblink");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%H:%M:%S.%e %^%l%$ %v");
+  spdlog::set_level(verbosity > 0 ? spdlog::level::debug : spdlog::level::info);
+}
+
+/// Loads a config, printing every problem; nullopt on any.
+std::optional<Config> load_or_report(const std::string& file) {
+  auto r = load_config_file(file);
+  for (const auto& e : r.errors) std::cerr << e << "\n";
+  if (!r.errors.empty())
+    std::cerr << r.errors.size() << " problem" << (r.errors.size() == 1 ? "" : "s") << " in " << file << "\n";
+  return std::move(r.config);
+}
+
+int cmd_check(const std::string& file) {
+  const auto cfg = load_or_report(file);
+  if (!cfg) return 1;
+  std::cout << file << ": ok (" << cfg->devices.size() << " devices, " << cfg->mappings.size() << " mappings)\n";
+  return 0;
+}
+
+int cmd_list() {
+  std::string error;
+  const auto ports = list_serial_ports(error);
+  if (!error.empty()) {
+    std::cerr << "knoblink list: " << error << "\n";
+    return 1;
+  }
+  std::cout << "Serial ports:\n";
+  if (ports.empty()) std::cout << "  (none found; ptys and socat ports are not listed: give their path as port:)\n";
+  for (const auto& p : ports) {
+    std::cout << "  " << p.path << "  " << p.description;
+    if (p.vid >= 0) {
+      std::cout << "\n      usb " << p.match();
+      if (!p.manufacturer.empty() || !p.product.empty()) std::cout << "  " << p.manufacturer << " " << p.product;
+      std::cout << "\n      serial: {port: auto, match: \"" << p.match() << "\"}";
+    } else {
+      std::cout << "\n      serial: {port: " << p.path << "}";
+    }
+    std::cout << "\n";
+  }
+#ifdef KNOBLINK_WITH_HID
+  std::cout << "HID devices:\n";
+  const auto backend = hid::make_hidapi_backend();
+  std::istringstream hid_text(hid::describe_listing(hid::list_devices(*backend)));
+  for (std::string line; std::getline(hid_text, line);) std::cout << "  " << line << "\n";
+#endif
+  return 0;
+}
+
+int cmd_descriptor(const std::string& file) {
+#ifdef KNOBLINK_WITH_HID
+  std::string text;
+  const bool ok = hid::describe_descriptor_file(file, text);
+  (ok ? std::cout : std::cerr) << text << (ok ? "" : "\n");
+  return ok ? 0 : 1;
+#else
+  std::cerr << "knoblink descriptor " << file << ": this build has no HID support (KNOBLINK_WITH_HID=OFF)\n";
+  return 1;
+#endif
+}
+
+/// Runs io until SIGINT/SIGTERM; on_hup and on_usr1 are called for those signals.
+void run_until_signalled(asio::io_context& io, const std::function<void()>& on_stop,
+                         const std::function<void()>& on_hup, const std::function<void()>& on_usr1) {
+  asio::signal_set stop_signals(io, SIGINT, SIGTERM);
+  asio::signal_set other(io, SIGHUP, SIGUSR1);
+  stop_signals.async_wait([&](const asio::error_code& ec, int sig) {
+    if (ec) return;
+    spdlog::info("{}: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    on_stop();
+    other.cancel();
+  });
+  std::function<void()> wait_other = [&] {
+    other.async_wait([&](const asio::error_code& ec, int sig) {
+      if (ec) return;
+      if (sig == SIGHUP && on_hup) on_hup();
+      if (sig == SIGUSR1 && on_usr1) on_usr1();
+      wait_other();
+    });
+  };
+  wait_other();
+  io.run();
+}
+
+int cmd_run(const std::string& file, int verbosity) {
+  auto cfg = load_or_report(file);
+  if (!cfg) return 1;
+  asio::io_context io(1);
+  Bridge bridge(io, std::move(*cfg));
+  bridge.start();
+  asio::steady_timer stats(io);
+  std::function<void()> tick = [&] {
+    stats.expires_after(std::chrono::seconds(5));
+    stats.async_wait([&](const asio::error_code& ec) {
+      if (ec) return;
+      spdlog::debug("counters: {}", bridge.counters_line());
+      tick();
+    });
+  };
+  if (verbosity > 0) tick();
+  spdlog::info("knoblink running with {}; Ctrl-C stops, SIGHUP reloads, SIGUSR1 prints counters", file);
+  run_until_signalled(
+      io,
+      [&] {
+        stats.cancel();
+        bridge.stop();
+      },
+      [&] {
+        auto r = load_config_file(file);
+        if (!r.config) {
+          for (const auto& e : r.errors) spdlog::error("reload: {}", e);
+          spdlog::error("reload: {} has {} problems; keeping the running config", file, r.errors.size());
+          return;
+        }
+        bridge.reload(std::move(*r.config));
+      },
+      [&] { spdlog::info("counters: {}", bridge.counters_line()); });
+  std::cerr << "counters: " << bridge.counters_line() << "\n";
+  return 0;
+}
+
+/// Prints what the devices send, without Blender.
+class MonitorSink final : public EventSink {
+ public:
+  explicit MonitorSink(std::vector<std::string> names) : names_(std::move(names)) {}
+  void on_event(const ControlEvent& e) override {
+    std::printf("%s.%.*s %s %d\n", names_[e.device].c_str(), static_cast<int>(e.control.view().size()),
+                e.control.view().data(), std::string(to_string(e.kind)).c_str(), e.value);
+    std::fflush(stdout);
+  }
+  void on_notice(std::uint16_t, Severity s, std::string_view text) override {
+    if (s != Severity::debug || spdlog::get_level() <= spdlog::level::debug) spdlog::info("{}", text);
+  }
+  void on_connection(std::uint16_t d, bool up) override {
+    std::printf("# %s %s\n", names_[d].c_str(), up ? "connected" : "disconnected");
+    std::fflush(stdout);
+  }
+  void on_control(std::uint16_t d, const ControlInfo& c) override {
+    std::printf("# %s.%.*s is %s", names_[d].c_str(), static_cast<int>(c.name.view().size()), c.name.view().data(),
+                std::string(to_string(c.kind)).c_str());
+    if (c.has_range) std::printf(" %d..%d", c.min, c.max);
+    std::printf("\n");
+    std::fflush(stdout);
+  }
+
+ private:
+  std::vector<std::string> names_;
+};
+
+int cmd_monitor(const std::string& file, const std::string& port, int baud) {
+  std::vector<std::pair<std::string, SerialSpec>> devices;
+  std::vector<std::pair<std::string, std::string>> hid_devices;  // name, match
+  if (!file.empty()) {
+    auto cfg = load_or_report(file);
+    if (!cfg) return 1;
+    for (const auto& d : cfg->devices)
+      if (d.serial) devices.push_back({d.name, SerialSpec{d.serial->port, d.serial->match, d.serial->baud}});
+      else if (d.hid) hid_devices.push_back({d.name, d.hid->match});
+  } else {
+    devices.push_back({"dev", SerialSpec{port, "", baud}});
+  }
+  std::vector<std::string> names;
+  for (const auto& d : devices) names.push_back(d.first);
+  for (const auto& d : hid_devices) names.push_back(d.first);
+  MonitorSink sink(names);
+  asio::io_context io(1);
+  std::vector<std::unique_ptr<SerialSource>> sources;
+  for (std::size_t i = 0; i < devices.size(); ++i) {
+    sources.push_back(std::make_unique<SerialSource>(io, static_cast<std::uint16_t>(i), devices[i].first,
+                                                     devices[i].second, sink));
+    sources.back()->start();
+  }
+#ifdef KNOBLINK_WITH_HID
+  PostingSink hid_sink(io, sink);  // HidSource calls come from its reader thread
+  std::vector<std::unique_ptr<hid::HidSource>> hid_sources;
+  for (std::size_t i = 0; i < hid_devices.size(); ++i) {
+    std::string error;
+    const auto match = hid::HidMatch::parse(hid_devices[i].second, error);
+    if (!match) {
+      spdlog::error("{}: {}", hid_devices[i].first, error);
+      continue;
+    }
+    hid_sources.push_back(
+        std::make_unique<hid::HidSource>(static_cast<std::uint16_t>(devices.size() + i), *match, hid_sink));
+    hid_sources.back()->start();
+  }
+#endif
+  run_until_signalled(
+      io,
+      [&] {
+        for (auto& s : sources) s->stop();
+#ifdef KNOBLINK_WITH_HID
+        for (auto& s : hid_sources) s->stop();
+#endif
+      },
+      nullptr, nullptr);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"knoblink: knobs, encoders and buttons -> Blender"};
+  app.require_subcommand(1);
+  app.fallthrough();  // -v works before or after the subcommand
+  int verbosity = 0;
+  app.add_flag("-v,--verbose", verbosity, "Debug logs (and counters every 5 s with run)");
+  app.set_version_flag("--version", "knoblink 0.1.0");
+
+  std::string config;
+  auto* run = app.add_subcommand("run", "Map the devices of a mapping file to Blender");
+  run->add_option("-c,--config", config, "The mapping file (YAML)")->required()->check(CLI::ExistingFile);
+
+  std::string check_file;
+  auto* check = app.add_subcommand("check", "Validate a mapping file; prints file:line:col for each problem");
+  check->add_option("file", check_file, "The mapping file (YAML)")->required();
+
+  auto* list = app.add_subcommand("list", "List serial ports and HID devices with a ready-to-paste match:");
+
+  std::string descriptor_file;
+  auto* descriptor = app.add_subcommand("descriptor", "Show the controls a HID report descriptor declares");
+  descriptor->add_option("file", descriptor_file,
+                         "Raw bytes (/sys/class/hidraw/hidrawN/device/report_descriptor) or hex text")
+      ->required();
+
+  std::string mon_config, mon_port = "auto";
+  int mon_baud = 115200;
+  auto* monitor = app.add_subcommand("monitor", "Show live control values from the devices (no Blender needed)");
+  monitor->add_option("-c,--config", mon_config, "Open the devices of this mapping file")->check(CLI::ExistingFile);
+  monitor->add_option("-p,--port", mon_port, "A serial port path, or auto (without --config)");
+  monitor->add_option("-b,--baud", mon_baud, "Baud rate (without --config)");
+
+  DemoOptions demo_opt;
+  demo_opt.config = KNOBLINK_SOURCE_DIR "/examples/knobbox.yaml";
+  demo_opt.sim = KNOBLINK_DEFAULT_SIM;
+  demo_opt.firmware = KNOBLINK_DEFAULT_FIRMWARE;
+  demo_opt.launcher = KNOBLINK_SOURCE_DIR "/scripts/blender-addon";
+  demo_opt.gui = std::getenv("DISPLAY") != nullptr;
+  bool headless = false;
+  auto* demo = app.add_subcommand("demo", "Emulated knob box -> knoblink -> Blender, knobs swept, scene changes printed");
+  demo->add_option("-d,--duration", demo_opt.duration_s, "Stop after S seconds; exit 0 only if Blender changed");
+  demo->add_flag("--gui", demo_opt.gui, "Show a Blender window (default when $DISPLAY is set)");
+  demo->add_flag("--headless", headless, "No Blender window");
+  demo->add_option("--config", demo_opt.config, "The mapping")->capture_default_str();
+  demo->add_option("--sim", demo_opt.sim, "The knob-box emulator")->capture_default_str();
+  demo->add_option("--firmware", demo_opt.firmware, "The knob-box firmware (ELF)")->capture_default_str();
+  demo->add_option("--blender-launcher", demo_opt.launcher, "Starts Blender with the add-on")->capture_default_str();
+
+  CLI11_PARSE(app, argc, argv);
+  setup_logging(verbosity);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  if (*run) return cmd_run(config, verbosity);
+  if (*check) return cmd_check(check_file);
+  if (*list) return cmd_list();
+  if (*descriptor) return cmd_descriptor(descriptor_file);
+  if (*monitor) return cmd_monitor(mon_config, mon_port, mon_baud);
+  if (*demo) {
+    if (headless) demo_opt.gui = false;
+    return run_demo(demo_opt);
+  }
+  return 2;
+}

@@ -1,0 +1,63 @@
+// Events -> commands: a pure function of (config, state, event). No I/O, no clock.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "bridge/command.hpp"
+#include "bridge/config.hpp"
+#include "devices/event_sink.hpp"
+
+namespace knoblink {
+
+/// An output to set on a device (an LED line "l2 1").
+struct OutputWrite {
+  std::uint16_t device = 0;
+  Name control;
+  std::int32_t value = 0;
+};
+
+class Mapper {
+ public:
+  /// Interns every path and operator of cfg into targets.
+  Mapper(const Config& cfg, TargetTable& targets);
+
+  /// Maps one event; pushes zero or more commands. Returns false when no mapping uses the control.
+  bool on_event(const ControlEvent& event, CommandSink& out);
+  /// A device described a control: its range becomes the default input range of set mappings.
+  void on_control(std::uint16_t device, const ControlInfo& info);
+  /// The device reconnected: forget the last values so the next one is sent even if unchanged.
+  void on_reconnect(std::uint16_t device);
+  /// A watched value arrived; calls write for each output that follows it.
+  void on_watched_value(std::uint32_t target, double value, const std::function<void(const OutputWrite&)>& write);
+  /// Targets to watch for feedback (unique).
+  const std::vector<std::uint32_t>& watched() const { return watched_; }
+  /// Whether target receives absolute sets (and is resent after a reconnect).
+  bool is_absolute(std::uint32_t target) const;
+
+ private:
+  struct Slot {
+    const Mapping* mapping = nullptr;
+    std::uint32_t target = 0;          ///< set/add path
+    std::uint32_t press = 0, release = 0;  ///< button action targets
+    double from0 = 0, from1 = 1023;
+    bool described = false;            ///< from0/from1 came from the device
+    std::int32_t last_raw = 0;
+    bool has_last = false;
+  };
+  struct Binding {
+    std::uint16_t device;
+    Name control;
+    std::uint32_t slot;
+  };
+  void act(const Action& a, std::uint32_t target, CommandSink& out);
+
+  std::vector<Slot> slots_;
+  std::vector<Binding> bindings_;
+  std::vector<std::uint32_t> watched_;
+  std::vector<std::pair<std::uint32_t, OutputWrite>> leds_;  ///< watched target -> output
+  std::vector<bool> absolute_;
+};
+
+}  // namespace knoblink

@@ -1,0 +1,160 @@
+#include "bridge/outbox.hpp"
+
+#include <charconv>
+#include <cmath>
+
+namespace knoblink {
+
+namespace {
+
+void append_number(std::string& out, double v) {
+  char buf[32];
+  if (!std::isfinite(v)) v = 0;  // JSON has no inf/nan; the mapping never makes them
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
+void append_uint(std::string& out, std::uint64_t v) {
+  char buf[24];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
+}  // namespace
+
+void append_command_line(std::string& out, const Command& c, const TargetTable& targets, std::uint64_t id) {
+  out += '{';
+  if (id != 0) {
+    out += "\"id\":";
+    append_uint(out, id);
+    out += ',';
+  }
+  out += "\"op\":\"";
+  out += to_string(c.op);
+  out += c.op == Op::call ? "\",\"operator\":" : "\",\"path\":";
+  out += targets.json(c.target);
+  if (c.op == Op::set || c.op == Op::add) {
+    out += ",\"value\":";
+    append_number(out, c.value);
+  }
+  out += "}\n";
+}
+
+Outbox::Outbox(std::uint32_t targets, std::vector<bool> absolute)
+    : pending_set_(targets, 0),
+      pending_add_(targets, 0),
+      latest_(targets, 0),
+      has_latest_(targets, false),
+      absolute_(std::move(absolute)) {
+  absolute_.resize(targets, false);
+}
+
+void Outbox::retarget(std::uint32_t targets, std::vector<bool> absolute) {
+  pending_set_.resize(targets, 0);
+  pending_add_.resize(targets, 0);
+  latest_.resize(targets, 0);
+  has_latest_.resize(targets, false);
+  absolute_ = std::move(absolute);
+  absolute_.resize(targets, false);
+}
+
+void Outbox::append(const Command& c) {
+  const std::uint64_t seq = head_seq_ + queue_.size();
+  queue_.push_back(Entry{c, segment_, 0});
+  if (c.op == Op::set) pending_set_[c.target] = seq + 1;
+  else if (c.op == Op::add) pending_add_[c.target] = seq + 1;
+  else ++segment_;  // later sets and adds never merge across a discrete command
+}
+
+void Outbox::push(const Command& c) {
+  ++stats_.pushed;
+  if (c.op == Op::set) {
+    latest_[c.target] = c.value;
+    has_latest_[c.target] = true;
+  }
+  if (c.op == Op::set || c.op == Op::add) {
+    const std::uint64_t p = (c.op == Op::set ? pending_set_ : pending_add_)[c.target];
+    if (p != 0 && p - 1 >= head_seq_) {
+      Entry& e = queue_[p - 1 - head_seq_];
+      if (e.segment == segment_ || queue_.size() >= kSoftCap) {
+        e.cmd.value = c.op == Op::set ? c.value : e.cmd.value + c.value;
+        ++stats_.merged;
+        return;
+      }
+    }
+  }
+  append(c);
+}
+
+void Outbox::write_pending(std::string& out, const TargetTable& targets, std::size_t max_bytes) {
+  while (!queue_.empty() && out.size() < max_bytes) {
+    Entry e = queue_.front();
+    const std::uint64_t seq = head_seq_;
+    queue_.pop_front();
+    ++head_seq_;
+    if (e.cmd.op == Op::set && pending_set_[e.cmd.target] == seq + 1) pending_set_[e.cmd.target] = 0;
+    if (e.cmd.op == Op::add && pending_add_[e.cmd.target] == seq + 1) pending_add_[e.cmd.target] = 0;
+    if (e.cmd.op != Op::set) {
+      e.id = next_id_++;
+      unacked_.push_back(e);
+    }
+    append_command_line(out, e.cmd, targets, e.id);
+    ++stats_.sent;
+  }
+}
+
+std::optional<Command> Outbox::ack(std::uint64_t id) {
+  // The add-on applies in order, so the id is almost always at the front.
+  for (std::size_t i = 0; i < unacked_.size(); ++i) {
+    if (unacked_[i].id != id) continue;
+    const Command c = unacked_[i].cmd;
+    // Remove entry i, keeping the order of the others.
+    for (std::size_t j = i; j > 0; --j) unacked_[j] = unacked_[j - 1];
+    unacked_.pop_front();
+    return c;
+  }
+  return std::nullopt;
+}
+
+void Outbox::reindex() {
+  std::fill(pending_set_.begin(), pending_set_.end(), 0);
+  std::fill(pending_add_.begin(), pending_add_.end(), 0);
+  for (std::size_t i = 0; i < queue_.size(); ++i) {
+    const Entry& e = queue_[i];
+    if (e.cmd.op == Op::set) pending_set_[e.cmd.target] = head_seq_ + i + 1;
+    if (e.cmd.op == Op::add) pending_add_[e.cmd.target] = head_seq_ + i + 1;
+  }
+}
+
+void Outbox::on_disconnect() {
+  if (unacked_.empty()) return;
+  // Rebuild as [unacked..., pending...] (a rare path: allocation is fine here).
+  Ring<Entry> rebuilt(unacked_.size() + queue_.size());
+  for (std::size_t i = 0; i < unacked_.size(); ++i) {
+    Entry e = unacked_[i];
+    e.id = 0;
+    e.segment = 0;
+    rebuilt.push_back(e);
+    ++stats_.resent;
+  }
+  for (std::size_t i = 0; i < queue_.size(); ++i) rebuilt.push_back(queue_[i]);
+  unacked_.clear();
+  queue_ = std::move(rebuilt);
+  reindex();
+}
+
+void Outbox::on_connect() {
+  // Latest absolute values first, so re-sent discrete commands (a keyframe) see them.
+  Ring<Entry> rebuilt(queue_.size() + pending_set_.size());
+  ++segment_;
+  for (std::uint32_t t = 0; t < latest_.size(); ++t) {
+    if (!absolute_[t] || !has_latest_[t]) continue;
+    rebuilt.push_back(Entry{Command{Op::set, t, latest_[t]}, 0, 0});
+    ++stats_.resynced;
+  }
+  for (std::size_t i = 0; i < queue_.size(); ++i) rebuilt.push_back(queue_[i]);
+  queue_ = std::move(rebuilt);
+  reindex();
+}
+
+}  // namespace knoblink

@@ -1,0 +1,83 @@
+// The outbound queue to Blender, coalescing as Contract 2 says:
+//  - an absolute set keeps only the newest value per path (never across a discrete command),
+//  - add deltas on the same path are summed,
+//  - toggle/keyframe/call are never merged or dropped.
+// Adds and discrete commands are sent with an id and kept until the add-on acknowledges
+// them; after a reconnect they are sent again, after the latest value of every absolute
+// target. Pure: no I/O, no clock.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bridge/command.hpp"
+#include "bridge/ring.hpp"
+
+namespace knoblink {
+
+/// Counters of the queue; dropped is zero for discrete commands, always.
+struct OutboxStats {
+  std::uint64_t pushed = 0;   ///< commands received from the mapping
+  std::uint64_t merged = 0;   ///< absorbed into a pending command on the same path
+  std::uint64_t sent = 0;     ///< lines written for the link
+  std::uint64_t resent = 0;   ///< unacknowledged commands sent again after a reconnect
+  std::uint64_t resynced = 0; ///< absolute values re-sent after a reconnect
+  std::uint64_t dropped = 0;  ///< never incremented: nothing is dropped
+};
+
+class Outbox final : public CommandSink {
+ public:
+  /// Pending commands past which sets and adds merge into the newest pending one for their
+  /// path even across discrete commands, so a long disconnect cannot grow the queue with
+  /// knob values (discrete commands are still all kept).
+  static constexpr std::size_t kSoftCap = 16384;
+
+  /// targets: the size of the TargetTable; absolute[t]: t receives absolute sets.
+  Outbox(std::uint32_t targets, std::vector<bool> absolute);
+
+  void push(const Command& c) override;
+  /// The target table grew (a reloaded config): size the per-target state again.
+  void retarget(std::uint32_t targets, std::vector<bool> absolute);
+  /// Commands waiting to be written.
+  std::size_t pending() const { return queue_.size(); }
+  /// Commands written but not yet acknowledged.
+  std::size_t unacked() const { return unacked_.size(); }
+
+  /// Appends pending commands as NDJSON lines to out until it holds max_bytes or more.
+  void write_pending(std::string& out, const TargetTable& targets, std::size_t max_bytes);
+  /// The add-on answered id (ok or error); returns the command it belonged to.
+  std::optional<Command> ack(std::uint64_t id);
+  /// The connection dropped: unacknowledged commands go back to the front, in their order.
+  void on_disconnect();
+  /// A connection is up: queue the latest value of every absolute target first.
+  void on_connect();
+
+  const OutboxStats& stats() const { return stats_; }
+
+ private:
+  struct Entry {
+    Command cmd;
+    std::uint64_t segment = 0;
+    std::uint64_t id = 0;  ///< 0 until written (tracked commands only)
+  };
+  void append(const Command& c);
+  void reindex();
+
+  Ring<Entry> queue_{256};
+  Ring<Entry> unacked_{256};
+  std::uint64_t head_seq_ = 0;             ///< sequence number of queue_.front()
+  std::vector<std::uint64_t> pending_set_; ///< seq+1 of the pending set per target, 0 = none
+  std::vector<std::uint64_t> pending_add_;
+  std::vector<double> latest_;             ///< newest absolute value per target
+  std::vector<bool> has_latest_, absolute_;
+  std::uint64_t segment_ = 0;              ///< bumped by every discrete command
+  std::uint64_t next_id_ = 1;
+  OutboxStats stats_;
+};
+
+/// Appends one Contract 2 command line (with "id" when id != 0) to out.
+void append_command_line(std::string& out, const Command& c, const TargetTable& targets, std::uint64_t id);
+
+}  // namespace knoblink

@@ -1,0 +1,84 @@
+// The knoblink command line on real ptys and sockets: check, monitor, SIGHUP reload, SIGUSR1.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+
+#include <nlohmann/json.hpp>
+
+#include "harness.hpp"
+
+using namespace kltest;
+using nlohmann::json;
+
+namespace {
+const std::string kBin = KNOBLINK_BINARY_DIR "/bridge/knoblink";
+
+std::string mapping(std::uint16_t port, const std::string& dev, const std::string& path) {
+  return "blender: {port: " + std::to_string(port) + "}\ndevices:\n  box:\n    serial: {port: " + dev +
+         "}\nmappings:\n  - control: box.k1\n    set: " + path + "\n    to: [0, 1]\n    from: [0, 100]\n";
+}
+}  // namespace
+
+TEST_CASE("knoblink check names file, line and column and exits non-zero") {
+  TempDir dir;
+  const auto bad = dir.write("bad.yaml", "devices:\n  box:\n    serial: {port: auto}\nmappings:\n  - control: box.k1\n    set: context.scene.__class__\n");
+  Process p({kBin, "check", bad}, dir.file("out.log"));
+  REQUIRE(p.wait(10s) == std::optional<int>(1));
+  CHECK_THAT(p.log(), Catch::Contains(bad + ":6:10: set 'context.scene.__class__' is not a data path"));
+  const auto good = dir.write("good.yaml", mapping(9876, "/dev/ttyACM0", "context.scene.frame_current"));
+  Process q({kBin, "check", good}, dir.file("out2.log"));
+  REQUIRE(q.wait(10s) == std::optional<int>(0));
+  CHECK_THAT(q.log(), Catch::Contains("ok (1 devices, 1 mappings)"));
+}
+
+TEST_CASE("knoblink monitor shows live values without Blender") {
+  TempDir dir;
+  Pty pty;
+  Process p({kBin, "monitor", "--port", pty.slave()}, dir.file("mon.log"));
+  REQUIRE(pty.read_line(10s) == std::optional<std::string>("?"));
+  pty.write("@knoblink 1 knobbox\n@ctl k1 abs 0 1023\n@end\nk1 42\nzz\n");
+  REQUIRE(wait_until([&] { return p.log().find("dev.k1 abs 42") != std::string::npos; }, 10s));
+  CHECK_THAT(p.log(), Catch::Contains("# dev.k1 is abs 0..1023") && Catch::Contains("skipped a line"));
+  p.signal(SIGINT);
+  CHECK(p.wait(5s) == std::optional<int>(0));
+}
+
+TEST_CASE("SIGHUP reloads the mapping; a broken file keeps the running one") {
+  TempDir dir;
+  Listener blender;
+  Pty pty;
+  const auto cfg = dir.write("map.yaml", mapping(blender.port(), pty.slave(), "context.scene.a"));
+  Process p({kBin, "run", "--config", cfg}, dir.file("run.log"));
+  auto conn = blender.accept(15s);
+  REQUIRE(conn);
+  REQUIRE(conn->read_line(10s));
+  conn->send(R"({"hello":1,"server":"t","blender":"3.4.1"})" "\n");
+  REQUIRE(pty.read_line(10s) == std::optional<std::string>("?"));
+  pty.write("k1 50\n");
+  auto line = conn->read_line(10s);
+  REQUIRE(line);
+  CHECK(json::parse(*line)["path"] == "context.scene.a");
+
+  dir.write("map.yaml", "devices: [oops\n");
+  p.signal(SIGHUP);
+  REQUIRE(wait_until([&] { return p.log().find("keeping the running config") != std::string::npos; }, 10s));
+  CHECK_THAT(p.log(), Catch::Contains(cfg + ":"));
+  pty.write("k1 60\n");
+  line = conn->read_line(10s);
+  REQUIRE(line);
+  CHECK(json::parse(*line)["path"] == "context.scene.a");
+
+  dir.write("map.yaml", mapping(blender.port(), pty.slave(), "context.scene.b"));
+  p.signal(SIGHUP);
+  REQUIRE(wait_until([&] { return p.log().find("reloaded") != std::string::npos; }, 10s));
+  REQUIRE(pty.read_line(10s) == std::optional<std::string>("?"));  // devices reopened
+  pty.write("k1 70\n");
+  line = conn->read_line(10s);
+  REQUIRE(line);
+  CHECK(json::parse(*line) == json::parse(R"({"op":"set","path":"context.scene.b","value":0.7})"));
+
+  p.signal(SIGUSR1);
+  REQUIRE(wait_until([&] { return p.log().find("counters: events=3") != std::string::npos; }, 10s));
+  p.signal(SIGTERM);
+  CHECK(p.wait(5s) == std::optional<int>(0));
+}

@@ -1,0 +1,127 @@
+// The mapping file: the DESIGN.md example loads; every bad file names file:line:col.
+#include <catch2/catch.hpp>
+
+#include "bridge/config.hpp"
+
+using namespace knoblink;
+
+namespace {
+const char* kDesignExample = R"(blender: {host: 127.0.0.1, port: 9876}
+devices:
+  box:
+    serial: {port: auto, match: "2341:0043", baud: 115200}   # or port: /dev/ttyACM0
+mappings:
+  - control: box.k1
+    set: context.active_object.rotation_euler[2]
+    to: [0, 6.2832]
+  - control: box.k2
+    set: 'bpy.data.objects["Cube"].location[0]'             # pasted from Copy Full Data Path
+    to: [-2, 2]
+  - control: box.e1
+    add: context.scene.frame_current
+    step: 1
+  - control: box.b1
+    press: {call: screen.animation_play}
+  - control: box.b2
+    press: {keyframe: context.active_object.location}
+    led: box.l2
+)";
+
+std::vector<std::string> errors_of(const std::string& yaml) {
+  return load_config_text(yaml, "m.yaml").errors;
+}
+}  // namespace
+
+TEST_CASE("the DESIGN.md example loads into a checked structure") {
+  auto r = load_config_text(kDesignExample, "example.yaml");
+  REQUIRE(r.errors.empty());
+  const Config& c = *r.config;
+  CHECK(c.blender.port == 9876);
+  REQUIRE(c.devices.size() == 1);
+  CHECK(c.devices[0].serial->match == "2341:0043");
+  REQUIRE(c.mappings.size() == 5);
+  CHECK(c.mappings[0].kind == Mapping::Kind::set);
+  CHECK(c.mappings[0].to1 == Approx(6.2832));
+  CHECK(c.mappings[1].path == R"(bpy.data.objects["Cube"].location[0])");
+  CHECK(c.mappings[2].kind == Mapping::Kind::add);
+  CHECK(c.mappings[3].press.kind == Action::Kind::call);
+  CHECK(c.mappings[3].press.target == "screen.animation_play");
+  CHECK(c.mappings[4].led->control.view() == "l2");
+  CHECK(c.mappings[4].watch_path == "context.active_object.location");
+}
+
+TEST_CASE("errors name file, line and column, what is wrong and what is allowed") {
+  const auto e = errors_of(R"(devices:
+  box:
+    serial: {port: auto}
+mappings:
+  - control: box.k1
+    sett: context.scene.frame_current
+)");
+  REQUIRE(e.size() >= 1);
+  CHECK(e[0] == "m.yaml:6:5: unknown key 'sett' in a mapping; allowed keys: control, set, add, to, from, "
+                "deadband, step, press, release, led, watch");
+}
+
+TEST_CASE("a bare data path inside flow style is a YAML syntax error with a hint") {
+  const auto e = errors_of("devices: {box: {serial: {port: auto}}}\n"
+                           "mappings:\n  - {control: box.k1, set: bpy.data.objects[\"Cube\"].location[0]}\n");
+  REQUIRE(e.size() == 1);
+  CHECK(e[0].rfind("m.yaml:3:", 0) == 0);
+  CHECK_THAT(e[0], Catch::Contains("YAML syntax") && Catch::Contains("quote them"));
+}
+
+TEST_CASE("each kind of mistake gets its own message") {
+  const std::string head = "devices:\n  box:\n    serial: {port: auto}\nmappings:\n";
+  struct Case {
+    std::string body;
+    std::string expect;
+  };
+  const Case cases[] = {
+      {"  - control: pad.k1\n    set: context.scene.frame_current\n",
+       "m.yaml:5:14: unknown device 'pad' in control; devices: box"},
+      {"  - control: box.K1\n    set: context.scene.frame_current\n",
+       "m.yaml:5:14: control name 'K1' is not valid; names match [a-z][a-z0-9_]{0,15}"},
+      {"  - control: box.k1\n    set: context.object.__class__\n", "m.yaml:6:10: set 'context.object.__class__' is not a data path"},
+      {"  - control: box.k1\n    set: bpy.data.objects[\"Cube\"]._x\n", "is not a data path"},
+      {"  - control: box.k1\n    set: os.system\n", "a data path starts with bpy.data"},
+      {"  - control: box.k1\n    set: context.scene.frame_current\n    to: [1, x]\n", "m.yaml:7:13: to must be a number"},
+      {"  - control: box.k1\n    set: context.scene.frame_current\n    step: 2\n", "m.yaml:7:11: step goes only with add"},
+      {"  - control: box.b1\n    press: {call: 'import os'}\n", "is not an operator id"},
+      {"  - control: box.b1\n    press: {set: context.scene.frame_current}\n", "set needs a value"},
+      {"  - control: box.b1\n    press: {call: screen.animation_play}\n    led: box.l1\n", "led needs a value to follow"},
+      {"  - control: box.k1\n", "needs an action"},
+      {"  - control: box.k1\n    set: context.scene.frame_current\n    add: context.scene.frame_current\n", "a mapping does one thing"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.body);
+    const auto e = errors_of(head + c.body);
+    REQUIRE(e.size() >= 1);
+    CHECK_THAT(e[0], Catch::Contains(c.expect));
+  }
+}
+
+TEST_CASE("device and blender sections are checked") {
+  CHECK_THAT(errors_of("blender: {port: 70000}\ndevices: {box: {serial: {}}}\n")[0],
+             Catch::Contains("m.yaml:1:17: port must be a whole number; from 1 to 65535"));
+  CHECK_THAT(errors_of("devices: {box: {serial: {match: '2341'}}}\n")[0], Catch::Contains("is not VID:PID[:serial]"));
+  CHECK_THAT(errors_of("devices: {box: {}}\n")[0], Catch::Contains("needs exactly one of serial or hid"));
+  CHECK_THAT(errors_of("mappings: []\n")[0], Catch::Contains("m.yaml:1:1: no devices"));
+  CHECK_THAT(errors_of("- a\n- b\n")[0], Catch::Contains("the file must be a mapping"));
+  CHECK_THAT(load_config_file("/nonexistent/k.yaml").errors[0], Catch::Contains("/nonexistent/k.yaml:1:1: cannot open"));
+}
+
+TEST_CASE("data paths: Copy Full Data Path forms pass, code does not") {
+  std::string why;
+  for (const char* ok : {R"(bpy.data.objects["Cube"].location[0])", R"(bpy.data.scenes["Scene"].frame_current)",
+                         "context.active_object.rotation_euler[2]", "context.scene.frame_current",
+                         R"(bpy.data.materials["Mat \"1\""].node_tree.nodes["Principled BSDF"].inputs[0].default_value)"}) {
+    INFO(ok);
+    CHECK(check_data_path(ok, why));
+  }
+  for (const char* bad : {"__import__('os')", "context.scene.__class__", "bpy.data.objects[0]", "bpy.ops.wm.quit_blender()",
+                          "context.scene.frame_current; import os", R"(bpy.data.objects["Cube"]._private)"}) {
+    INFO(bad);
+    CHECK_FALSE(check_data_path(bad, why));
+  }
+}

@@ -1,0 +1,241 @@
+// The whole chain on real parts: the knob-box firmware in the emulator -> pty ->
+// `knoblink run` with examples/knobbox.yaml -> a real Blender (Debian's 3.4,
+// headless, the drain pumped) with the add-on -> the scene, read back through a
+// second add-on connection that watches the values.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "harness.hpp"
+#include "sim_harness.hpp"
+
+using namespace kltest;
+using knoblink::test::SimProcess;
+using nlohmann::json;
+
+namespace {
+
+const std::string kSrc = KNOBLINK_SOURCE_DIR;
+const std::string kRot = R"(bpy.data.objects["Cube"].rotation_euler[2])";
+const std::string kFrame = "context.scene.frame_current";
+const std::string kHidden = R"(bpy.data.objects["Cube"].hide_render)";
+
+/// Blender with the add-on, started by scripts/blender-addon; port 0 = any.
+struct Blender {
+  std::unique_ptr<Process> proc;
+  std::uint16_t port = 0;
+  Blender(const TempDir& dir, std::uint16_t want, const std::string& log) {
+    proc = std::make_unique<Process>(
+        std::vector<std::string>{"/bin/sh", "-c", "exec \"$0\" --port \"$1\" --no-stdin", kSrc + "/scripts/blender-addon",
+                                 std::to_string(want)},
+        dir.file(log));
+    std::smatch m;
+    const std::regex re("knoblink-addon listening on 127\\.0\\.0\\.1:([0-9]+)");
+    std::string text;
+    const bool up = wait_until(
+        [&] {
+          text = proc->log();
+          return std::regex_search(text, m, re) || !proc->running();
+        },
+        90s);
+    INFO(text);
+    REQUIRE(up);
+    REQUIRE(proc->running());
+    port = static_cast<std::uint16_t>(std::stoi(m[1].str()));
+  }
+  void quit() {
+    proc->signal(SIGTERM);
+    INFO(proc->log());
+    REQUIRE(proc->wait(15s).has_value());
+  }
+};
+
+/// A second Contract 2 client that watches scene values.
+class Observer {
+ public:
+  void connect(std::uint16_t port, const std::vector<std::string>& paths) {
+    conn_ = connect_local(port, 30s);
+    REQUIRE(conn_);
+    conn_->send(R"({"hello":1,"client":"e2e-observer/1"})" "\n");
+    auto hello = read();
+    REQUIRE(hello.contains("hello"));
+    values_.clear();
+    for (const auto& p : paths) REQUIRE(call({{"op", "watch"}, {"path", p}}).value("ok", false));
+  }
+  /// Sends cmd with a fresh id; returns the answer (values seen meanwhile are kept).
+  json call(json cmd) {
+    const int id = next_id_++;
+    cmd["id"] = id;
+    conn_->send(cmd.dump() + "\n");
+    for (;;) {
+      auto j = read();
+      if (j.value("id", -1) == id) return j;
+    }
+  }
+  /// Reads until pred(value of path) holds; false after timeout.
+  bool wait_for(const std::string& path, const std::function<bool(const json&)>& pred, Ms timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!(values_.count(path) && pred(values_[path]))) {
+      const auto left = std::chrono::duration_cast<Ms>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return false;
+      auto line = conn_->read_line(left);
+      if (line) take(json::parse(*line));
+    }
+    return true;
+  }
+  /// Every value of path seen so far, in order.
+  const std::vector<json>& history(const std::string& path) { return history_[path]; }
+  json value(const std::string& path) { return values_[path]; }
+
+ private:
+  json read() {
+    auto line = conn_->read_line(30s);
+    REQUIRE(line);
+    auto j = json::parse(*line);
+    take(j);
+    return j;
+  }
+  void take(const json& j) {
+    if (j.value("ev", "") != "value") return;
+    const auto p = j["path"].get<std::string>();
+    values_[p] = j["value"];
+    history_[p].push_back(j["value"]);
+  }
+  std::unique_ptr<Conn> conn_;
+  std::map<std::string, json> values_;
+  std::map<std::string, std::vector<json>> history_;
+  int next_id_ = 1;
+};
+
+auto near(double want) {
+  return [want](const json& v) { return v.is_number() && std::abs(v.get<double>() - want) < 1e-4; };
+}
+auto equals(const json& want) {
+  return [want](const json& v) { return v == want; };
+}
+
+std::string example_mapping(const std::string& link, std::uint16_t port) {
+  std::ifstream f(kSrc + "/examples/knobbox.yaml");
+  std::stringstream s;
+  s << f.rdbuf();
+  std::string text = s.str();
+  text = std::regex_replace(text, std::regex("port: auto"), "port: " + link);
+  text = std::regex_replace(text, std::regex("port: 9876"), "port: " + std::to_string(port));
+  return text;
+}
+
+/// A press a person makes: held 100 ms (the firmware debounces 5 ms glitches away).
+void click(SimProcess& sim, int button) {
+  sim.send("press " + std::to_string(button));
+  std::this_thread::sleep_for(100ms);
+  sim.send("release " + std::to_string(button));
+}
+
+}  // namespace
+
+TEST_CASE("knob box -> knoblink -> Blender, through garbage, a Blender restart and an unplug") {
+  TempDir dir;
+  Blender blender(dir, 0, "blender1.log");
+  const std::string link = dir.file("knobbox");
+  SimProcess sim({"--link", link, KNOBLINK_FIRMWARE_ELF});
+  const auto cfg = dir.write("knobbox.yaml", example_mapping(link, blender.port));
+  Process bridge({KNOBLINK_BINARY_DIR "/bridge/knoblink", "run", "-v", "--config", cfg}, dir.file("bridge.log"));
+  Observer scene;
+  scene.connect(blender.port, {kRot, kFrame, kHidden});
+  REQUIRE(scene.wait_for(kFrame, equals(1), 10s));
+  INFO(bridge.log());
+
+  // A knob sweep: rising values, the last one exact (to: [0, 6.2832] over 0..1023).
+  for (int v = 0; v <= 1023; v += 31) {
+    sim.send("knob 1 " + std::to_string(v));
+    std::this_thread::sleep_for(30ms);  // a hand turns; the firmware samples every few ms
+  }
+  sim.send("knob 1 1023");
+  sim.sync();
+  REQUIRE(scene.wait_for(kRot, near(6.2832), 20s));
+  const auto& seen = scene.history(kRot);
+  CHECK(seen.size() >= 3);
+  for (std::size_t i = 1; i < seen.size(); ++i) CHECK(seen[i].get<double>() >= seen[i - 1].get<double>());
+
+  // Encoder steps move the frame by the right count.
+  sim.send("enc 1 5");
+  sim.send("enc 1 -2");
+  sim.sync();
+  REQUIRE(scene.wait_for(kFrame, equals(4), 20s));
+
+  // A button inserts a keyframe: the cube gets an F-curve.
+  click(sim, 2);
+  sim.sync();
+  const std::string fcurve = R"(bpy.data.objects["Cube"].animation_data.action.fcurves[0].array_index)";
+  json answer;
+  const bool keyed = wait_until(
+      [&] {
+        answer = scene.call({{"op", "watch"}, {"path", fcurve}});
+        return answer.value("ok", false);
+      },
+      20s);
+  INFO(answer.dump());
+  INFO(bridge.log());
+  REQUIRE(keyed);
+
+  // A toggle, and the LED that follows it.
+  click(sim, 3);
+  REQUIRE(scene.wait_for(kHidden, equals(true), 20s));
+  CHECK(sim.expect_prefix("led 1 ", 20s) == "1");
+
+  // Garbage on the serial line is reported and skipped; the next knob turn still lands.
+  sim.send("noise \\xff\\xfe\\x00garbage k1 zz");
+  sim.send("knob 1 512");
+  sim.sync();
+  REQUIRE(scene.wait_for(kRot, near(512 * 6.2832 / 1023), 20s));
+  CHECK(wait_until([&] { return bridge.log().find("skipped a line") != std::string::npos; }, 10s));
+
+  // Blender goes away mid-stream; the knob turns, a button is pressed, the encoder steps.
+  const auto port = blender.port;
+  blender.quit();
+  sim.send("knob 1 768");
+  click(sim, 3);
+  sim.send("enc 1 3");
+  sim.sync();
+  REQUIRE(wait_until([&] { return bridge.log().find("connection lost") != std::string::npos; }, 20s));
+  Blender again(dir, port, "blender2.log");
+  REQUIRE(again.port == port);
+  scene.connect(port, {kRot, kFrame, kHidden});
+  // The latest absolute value is resent, the press and the steps are not lost (fresh scene: frame 1).
+  CHECK(scene.wait_for(kRot, near(768 * 6.2832 / 1023), 30s));
+  CHECK(scene.wait_for(kHidden, equals(true), 30s));
+  CHECK(scene.wait_for(kFrame, equals(4), 30s));
+
+  // The board is unplugged and plugged back: the bridge resumes without a restart.
+  sim.send("unplug");
+  REQUIRE(wait_until([&] { return bridge.log().find("lost " + link) != std::string::npos; }, 20s));
+  sim.send("replug");
+  sim.expect_prefix("pty ", 10s);
+  // The firmware reports changes only: turn the knob once the bridge has the port again.
+  auto opens = [&] {
+    const auto log = bridge.log();
+    int n = 0;
+    for (auto at = log.find("opened " + link); at != std::string::npos; at = log.find("opened " + link, at + 1)) ++n;
+    return n;
+  };
+  REQUIRE(wait_until([&] { return opens() >= 2; }, 20s));
+  std::this_thread::sleep_for(500ms);
+  sim.send("knob 1 256");
+  sim.sync();
+  CHECK(scene.wait_for(kRot, near(256 * 6.2832 / 1023), 30s));
+
+  REQUIRE(bridge.running());
+  bridge.signal(SIGTERM);
+  REQUIRE(bridge.wait(10s) == std::optional<int>(0));
+  CHECK(bridge.log().find("dropped=0") != std::string::npos);
+  again.quit();
+}

@@ -1,0 +1,249 @@
+// The HID report-descriptor parser and report decoder on hand-made descriptors:
+// global/local state, Push/Pop, report IDs, usage ranges, signedness, errors with offsets.
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "devices/hid/hid_describe.hpp"
+#include "hid_test_util.hpp"
+
+using namespace knoblink;
+using namespace knoblink::hid;
+using Bytes = std::vector<std::uint8_t>;
+
+namespace {
+
+HidDescriptor parse_ok(const Bytes& bytes) {
+  ParseResult r = parse_descriptor(bytes);
+  INFO(r.error);
+  REQUIRE(r.descriptor);
+  return std::move(*r.descriptor);
+}
+
+std::string parse_error(const Bytes& bytes) {
+  ParseResult r = parse_descriptor(bytes);
+  REQUIRE_FALSE(r.descriptor);
+  return r.error;
+}
+
+const HidControl& control(const HidDescriptor& d, std::string_view name) {
+  for (const auto& c : d.controls)
+    if (c.info.name.view() == name) return c;
+  FAIL("no control " << name);
+  return d.controls.front();
+}
+
+}  // namespace
+
+TEST_CASE("Push and Pop save and restore the global state") {
+  const auto d = parse_ok({
+      0x05, 0x01, 0x15, 0x00, 0x26, 0xff, 0x00, 0x75, 0x08, 0x95, 0x01,  // GD, 0..255, 8 bits
+      0xa4,                                                              // Push
+      0x15, 0x81, 0x25, 0x7f, 0x75, 0x10,                                // -127..127, 16 bits
+      0x09, 0x38, 0x81, 0x06,                                            // Wheel, rel
+      0xb4,                                                              // Pop
+      0x09, 0x30, 0x81, 0x02,                                            // X abs: 0..255, 8 bits again
+  });
+  REQUIRE(d.controls.size() == 2);
+  const auto& wheel = control(d, "wheel");
+  CHECK(wheel.info.kind == ControlKind::rel);
+  CHECK(wheel.bit_size == 16);
+  CHECK(wheel.is_signed);
+  const auto& x = control(d, "x");
+  CHECK(x.info.kind == ControlKind::abs);
+  CHECK(x.bit_size == 8);
+  CHECK(x.bit_offset == 16);
+  CHECK((x.info.min == 0 && x.info.max == 255));
+  CHECK_FALSE(x.is_signed);
+}
+
+TEST_CASE("errors name the byte offset and what is wrong") {
+  CHECK(parse_error({0x05, 0x01, 0xb4}) == "byte 2: Pop without Push");
+  CHECK(parse_error({0x05, 0x01, 0xc0}) == "byte 2: End Collection without Collection");
+  CHECK(parse_error({0x05, 0x01, 0x26, 0xff}) == "byte 2: item 0x26 needs 2 data bytes, the descriptor ends after 1");
+  CHECK(parse_error({0x85, 0x00}) == "byte 0: Report ID 0 (allowed: 1..255)");
+  CHECK(parse_error({0x29, 0x05}) == "byte 0: Usage Maximum without Usage Minimum");
+  CHECK(parse_error({}) == "byte 0: empty report descriptor");
+  CHECK(parse_error({0xfe, 0x10, 0x00, 0x01}) == "byte 0: long item of 16 bytes runs past the end");
+}
+
+TEST_CASE("Logical Maximum is unsigned unless Logical Minimum is negative") {
+  // 0x25 0xff: 255 when the minimum is 0 (how many devices write it), -1 when it is -128.
+  const auto a = parse_ok({0x05, 0x01, 0x15, 0x00, 0x25, 0xff, 0x75, 0x08, 0x95, 0x01, 0x09, 0x30, 0x81, 0x02});
+  CHECK(a.controls[0].info.max == 255);
+  const auto b = parse_ok({0x05, 0x01, 0x15, 0x80, 0x25, 0xff, 0x75, 0x08, 0x95, 0x01, 0x09, 0x30, 0x81, 0x02});
+  CHECK((b.controls[0].info.min == -128 && b.controls[0].info.max == -1));
+}
+
+TEST_CASE("the last usage repeats for the remaining fields, and repeated names get suffixes") {
+  const auto d = parse_ok({0x05, 0x01, 0x15, 0x00, 0x26, 0xff, 0x03, 0x75, 0x10, 0x95, 0x03,
+                           0x09, 0x30, 0x09, 0x36, 0x81, 0x02});  // X, Slider, Slider
+  REQUIRE(d.controls.size() == 3);
+  CHECK(d.controls[0].info.name.view() == "x");
+  CHECK(d.controls[1].info.name.view() == "slider");
+  CHECK(d.controls[2].info.name.view() == "slider_2");
+  CHECK(d.controls[2].bit_offset == 32);
+}
+
+TEST_CASE("4-byte usages carry their own page, also in ranges") {
+  const auto d = parse_ok({0x05, 0x01,                          // Usage Page GD (to be overridden)
+                           0x1b, 0x01, 0x00, 0x09, 0x00,        // Usage Minimum (Button 1), extended
+                           0x2b, 0x02, 0x00, 0x09, 0x00,        // Usage Maximum (Button 2), extended
+                           0x0b, 0xe9, 0x00, 0x0c, 0x00,        // Usage (Consumer Volume Up), extended
+                           0x15, 0x00, 0x25, 0x01, 0x75, 0x01, 0x95, 0x03, 0x81, 0x02});
+  REQUIRE(d.controls.size() == 3);
+  CHECK(d.controls[0].info.name.view() == "button1");
+  CHECK(d.controls[1].info.name.view() == "button2");
+  CHECK(d.controls[2].info.name.view() == "volume_up");
+  CHECK(d.controls[2].usage == usage(0x0c, 0xe9));
+}
+
+TEST_CASE("report IDs keep separate bit offsets and the decoder checks ID and length") {
+  const auto d = parse_ok({0x05, 0x01, 0x15, 0x00, 0x26, 0xff, 0x00, 0x75, 0x08, 0x95, 0x01,
+                           0x85, 0x01, 0x09, 0x30, 0x81, 0x02,                            // report 1: x
+                           0x85, 0x02, 0x09, 0x31, 0x09, 0x32, 0x95, 0x02, 0x81, 0x02,  // report 2: y z
+                           0x85, 0x01, 0x09, 0x33, 0x95, 0x01, 0x81, 0x02});             // report 1 again: rx
+  CHECK(d.numbered);
+  CHECK(control(d, "x").bit_offset == 0);
+  CHECK(control(d, "rx").bit_offset == 8);
+  CHECK(control(d, "rx").report_id == 1);
+  CHECK(control(d, "z").bit_offset == 8);
+  ReportDecoder dec(d, 3);
+  std::vector<ControlEvent> ev;
+  CHECK(dec.expected_size(1) == 3);
+  CHECK(dec.expected_size(9) == 0);
+  CHECK(dec.decode(Bytes{}, 0, ev) == DecodeStatus::empty);
+  CHECK(dec.decode(Bytes{9, 1, 2}, 0, ev) == DecodeStatus::unknown_report_id);
+  CHECK(dec.decode(Bytes{1, 1}, 0, ev) == DecodeStatus::too_short);
+  CHECK(ev.empty());
+  CHECK(dec.decode(Bytes{2, 5, 6, 0xee}, 42, ev) == DecodeStatus::ok);  // longer than declared: fine
+  REQUIRE(ev.size() == 2);
+  CHECK((ev[0].control.view() == "y" && ev[0].value == 5 && ev[0].device == 3 && ev[0].t_us == 42));
+  CHECK((ev[1].control.view() == "z" && ev[1].value == 6));
+  ev.clear();
+  dec.reset();
+  CHECK(dec.decode(Bytes{2, 5, 6}, 43, ev) == DecodeStatus::ok);
+  CHECK(ev.size() == 2);  // after reset every value counts as a change again
+}
+
+TEST_CASE("constant fields only move the offset; feature reports make no controls") {
+  const auto d = parse_ok({0x05, 0x01, 0x15, 0x00, 0x25, 0x01, 0x75, 0x03, 0x95, 0x01, 0x81, 0x03,  // 3 pad bits
+                           0x75, 0x01, 0x09, 0x90, 0x81, 0x02,                                        // dpad_up
+                           0x75, 0x08, 0x09, 0x30, 0xb1, 0x02});                                      // feature X
+  REQUIRE(d.controls.size() == 1);
+  CHECK(d.controls[0].info.name.view() == "dpad_up");
+  CHECK(d.controls[0].info.kind == ControlKind::btn);
+  CHECK(d.controls[0].bit_offset == 3);
+}
+
+TEST_CASE("a null-state field out of range gives no event; in range it does") {
+  const auto d = parse_ok({0x05, 0x01, 0x15, 0x01, 0x25, 0x64, 0x75, 0x08, 0x95, 0x01, 0x09, 0x36, 0x81, 0x42});
+  ReportDecoder dec(d, 0);
+  std::vector<ControlEvent> ev;
+  dec.decode(Bytes{0}, 0, ev);
+  CHECK(ev.empty());
+  dec.decode(Bytes{50}, 0, ev);
+  REQUIRE(ev.size() == 1);
+  CHECK(ev[0].value == 50);
+}
+
+TEST_CASE("bits are extracted little-endian across bytes, sign-extended when signed") {
+  const Bytes data{0xb4, 0xfe, 0x7f, 0x01};
+  CHECK(extract_bits(data, 0, 16, true) == -332);
+  CHECK(extract_bits(data, 0, 16, false) == 0xfeb4);
+  CHECK(extract_bits(data, 4, 4, false) == 0xb);
+  CHECK(extract_bits(data, 12, 12, false) == 0x7ff);
+  CHECK(extract_bits(data, 0, 32, false) == 0x017ffeb4);
+  CHECK(extract_bits(data, 30, 8, false) == 0);  // bits past the end read as zero
+  Bytes out(3, 0xff);
+  insert_bits(out, 4, 12, 0x123);
+  CHECK(out == Bytes{0x3f, 0x12, 0xff});
+}
+
+TEST_CASE("every usage name is a valid control name") {
+  for (std::uint32_t page : {0x01u, 0x02u, 0x07u, 0x08u, 0x09u, 0x0au, 0x0cu, 0x0du, 0x20u, 0xff00u, 0xffffu})
+    for (std::uint32_t id : {0u, 1u, 0x30u, 0x39u, 0x90u, 0xe9u, 0x238u, 0xffffu}) {
+      const std::string name = usage_name(usage(static_cast<std::uint16_t>(page), static_cast<std::uint16_t>(id)));
+      INFO(page << ":" << id << " -> " << name);
+      CHECK(Name::from(name));
+    }
+}
+
+TEST_CASE("long suffixed names still fit 16 characters") {
+  // 12 fields of one Consumer usage without a name: consumer_300, consumer_300_2 .. consumer_300_12.
+  Bytes d{0x05, 0x0c, 0x15, 0x00, 0x25, 0x01, 0x75, 0x01, 0x95, 0x0c, 0x0a, 0x00, 0x03, 0x81, 0x02};
+  const auto desc = parse_ok(d);
+  REQUIRE(desc.controls.size() == 12);
+  CHECK(desc.controls[0].info.name.view() == "consumer_300");
+  CHECK(desc.controls[11].info.name.view() == "consumer_300_12");
+  for (const auto& c : desc.controls) CHECK(Name::from(c.info.name.view()));
+}
+
+TEST_CASE("OutputState keeps the other LEDs when one is set") {
+  // Report 1: 5 LED bits + 3 pad bits, like a keyboard.
+  const auto d = parse_ok({0x85, 0x01, 0x05, 0x08, 0x19, 0x01, 0x29, 0x05, 0x15, 0x00, 0x25, 0x01,
+                           0x75, 0x01, 0x95, 0x05, 0x91, 0x02, 0x95, 0x03, 0x91, 0x01});
+  OutputState out(d);
+  std::vector<std::uint8_t> report;
+  REQUIRE(out.set("caps_lock", 1, report).empty());
+  CHECK(report == Bytes{0x01, 0x02});
+  REQUIRE(out.set("num_lock", 1, report).empty());
+  CHECK(report == Bytes{0x01, 0x03});
+  REQUIRE(out.set("caps_lock", 0, report).empty());
+  CHECK(report == Bytes{0x01, 0x01});
+  CHECK(out.set("caps_lock", 2, report) == "output caps_lock takes 0..1, not 2");
+  CHECK(out.set("nope", 1, report) == "no output control named nope");
+}
+
+TEST_CASE("HidMatch parses VID:PID[:serial] and says what is wrong") {
+  std::string error;
+  auto m = HidMatch::parse("2341:8036", error);
+  REQUIRE(m);
+  CHECK((m->vid == 0x2341 && m->pid == 0x8036 && m->serial.empty()));
+  const auto info = [](std::uint16_t vid, std::uint16_t pid, std::string serial) {
+    HidDeviceInfo i;
+    i.vid = vid;
+    i.pid = pid;
+    i.serial = std::move(serial);
+    return i;
+  };
+  CHECK(m->matches(info(0x2341, 0x8036, "X1")));
+  CHECK_FALSE(m->matches(info(0x2341, 0x8037, "X1")));
+  m = HidMatch::parse("046D:C626:AB:CD", error);
+  REQUIRE(m);
+  CHECK(m->serial == "AB:CD");
+  CHECK(m->str() == "046d:c626:AB:CD");
+  CHECK_FALSE(m->matches(info(0x046d, 0xc626, "AB")));
+  CHECK(m->matches(info(0x046d, 0xc626, "AB:CD")));
+  for (const char* bad : {"", "2341", "2341:", "zz:8036", "12345:1", "2341-8036"}) {
+    INFO(bad);
+    CHECK_FALSE(HidMatch::parse(bad, error));
+    CHECK(error.find("is not VID:PID[:serial]") != std::string::npos);
+  }
+  CHECK(sysfs_descriptor_path("/dev/hidraw3") == "/sys/class/hidraw/hidraw3/device/report_descriptor");
+}
+
+TEST_CASE("knoblink descriptor FILE reads raw bytes and hex text, and names the file in errors") {
+  const auto dir = std::filesystem::temp_directory_path() / ("knoblink_hid_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const Bytes raw{0x05, 0x01, 0x09, 0x05, 0xa1, 0x01, 0x15, 0x00, 0x25, 0x07, 0x75, 0x04,
+                  0x95, 0x01, 0x09, 0x39, 0x81, 0x42, 0x75, 0x04, 0x81, 0x03, 0xc0};
+  std::ofstream(dir / "raw.bin", std::ios::binary).write(reinterpret_cast<const char*>(raw.data()), raw.size());
+  std::ofstream(dir / "text.hex") << "// pasted\n0x05, 0x01, 0x09, 0x05, 0xa1, 0x01, 0x15, 0x00, 0x25, 0x07, 0x75, 0x04,\n"
+                                     "0x95 0x01 0x09 0x39 0x81 0x42 # hat\n75 04 81 03 c0\n";
+  std::ofstream(dir / "bad.hex") << "05 01 b4\n";
+  std::string a, b, c, e;
+  REQUIRE(describe_descriptor_file((dir / "raw.bin").string(), a));
+  REQUIRE(describe_descriptor_file((dir / "text.hex").string(), b));
+  CHECK(a.substr(a.find('\n')) == b.substr(b.find('\n')));
+  CHECK(a.find("# application: Generic Desktop 0x05\n") != std::string::npos);
+  CHECK(a.find("\nhat              abs 0 7          input report 0 bits 0+4 (Generic Desktop 0x39), centered = -1\n") !=
+        std::string::npos);
+  CHECK_FALSE(describe_descriptor_file((dir / "bad.hex").string(), c));
+  CHECK(c == (dir / "bad.hex").string() + ": byte 2: Pop without Push");
+  CHECK_FALSE(describe_descriptor_file((dir / "missing").string(), e));
+  CHECK(e == (dir / "missing").string() + ": cannot open");
+  std::filesystem::remove_all(dir);
+}
