@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <pty.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -188,6 +189,8 @@ Process::Process(const std::vector<std::string>& argv, const std::string& log_pa
   pid_ = ::fork();
   if (pid_ < 0) fail("fork");
   if (pid_ == 0) {
+    ::setpgid(0, 0);  // its own group, so cleanup reaches what it starts (Blender under a launcher)
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // and it dies with the test even if the test is killed
     const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     ::dup2(fd, 1);
     ::dup2(fd, 2);
@@ -202,10 +205,9 @@ Process::Process(const std::vector<std::string>& argv, const std::string& log_pa
 }
 
 Process::~Process() {
-  if (running()) {
-    signal(SIGKILL);
-    wait(5s);
-  }
+  // Even when a failed test unwinds past a graceful stop: nothing it started outlives it.
+  if (pid_ > 0) ::kill(-pid_, SIGKILL);
+  if (running()) wait(5s);
 }
 
 bool Process::running() {

@@ -80,7 +80,8 @@ class Listener {
 /// Connects to 127.0.0.1:port, retrying until timeout; nullptr when nobody answers.
 std::unique_ptr<Conn> connect_local(std::uint16_t port, Ms timeout);
 
-/// A child process with stdout+stderr going to a log file; killed on destruction.
+/// A child process (in a process group of its own) with stdout+stderr going to a log file;
+/// its whole group is killed on destruction.
 class Process {
  public:
   Process(const std::vector<std::string>& argv, const std::string& log_path);
