@@ -149,7 +149,8 @@ void SerialSource::on_line(const DecodedLine& line) {
             connected_ = true;
             backoff_ = std::chrono::milliseconds(100);
             last_problem_.clear();
-            sink_.on_notice(index_, Severity::info, label_ + ": found " + std::string(l.device) + " on " + path_);
+            sink_.on_notice(index_, Severity::info,
+                            label_ + ": found " + std::string(l.device) + " on " + path_ + " (" + port_.backend() + ")");
             sink_.on_connection(index_, true);
           }
           if (l.version > knoblink_proto::kVersion) {
@@ -214,6 +215,7 @@ void SerialSource::lost(const std::string& why) {
   if (was) {
     sink_.on_notice(index_, Severity::warning, label_ + ": lost " + path_ + ": " + why + "; reopening");
     sink_.on_connection(index_, false);
+    last_problem_ = why;  // said just now: schedule_reopen need not say it again
   }
   path_.clear();
   backoff_ = std::chrono::milliseconds(100);
