@@ -13,15 +13,15 @@ constexpr std::size_t kWriteChunk = 64 * 1024;
 constexpr auto kHelloTimeout = std::chrono::seconds(5);
 constexpr std::uint64_t kWatchIdBase = 1ull << 62;  ///< ids of watch commands, apart from the Outbox's
 
-double as_number(const nlohmann::json& v) {
+std::optional<double> as_number(const nlohmann::json& v) {
   if (v.is_boolean()) return v.get<bool>() ? 1 : 0;
   if (v.is_number()) return v.get<double>();
   if (v.is_array()) {
     for (const auto& x : v)
-      if (as_number(x) != 0) return 1;
+      if (as_number(x).value_or(0) != 0) return 1;
     return 0;
   }
-  return 0;
+  return std::nullopt;
 }
 }  // namespace
 

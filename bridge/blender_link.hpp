@@ -11,6 +11,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,8 +36,9 @@ class LinkListener {
   /// Hello answered; blender is the version Blender reported.
   virtual void on_link_up(const std::string& server, const std::string& blender) = 0;
   virtual void on_link_down(const std::string& why) = 0;
-  /// A watched target's value (vectors: 1 when any element is non-zero).
-  virtual void on_watched(std::uint32_t target, double value) = 0;
+  /// A watched target's value (vectors: 1 when any element is non-zero; nullopt when the
+  /// path does not resolve or the value is not a number).
+  virtual void on_watched(std::uint32_t target, std::optional<double> value) = 0;
   /// The add-on answered an error (for a command, or about a line).
   virtual void on_remote_error(const std::string& text) = 0;
 };

@@ -145,7 +145,7 @@ void Bridge::on_link_down(const std::string& why) {
                outbox_->pending());
 }
 
-void Bridge::on_watched(std::uint32_t target, double value) {
+void Bridge::on_watched(std::uint32_t target, std::optional<double> value) {
   mapper_->on_watched_value(target, value, [this](const OutputWrite& w) {
     if (w.device < serial_.size() && serial_[w.device]) serial_[w.device]->write_output(w.control, w.value);
 #ifdef KNOBLINK_WITH_HID

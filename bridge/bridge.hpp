@@ -52,7 +52,7 @@ class Bridge final : public EventSink, public LinkListener {
   // LinkListener
   void on_link_up(const std::string& server, const std::string& blender) override;
   void on_link_down(const std::string& why) override;
-  void on_watched(std::uint32_t target, double value) override;
+  void on_watched(std::uint32_t target, std::optional<double> value) override;
   void on_remote_error(const std::string& text) override;
 
  private:

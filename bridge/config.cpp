@@ -288,7 +288,7 @@ void parse_devices(Checker& c, const YAML::Node& n, Config& cfg) {
 
 void parse_mapping(Checker& c, const YAML::Node& n, Config& cfg) {
   if (!c.keys(n, "a mapping",
-              {"control", "set", "add", "to", "from", "deadband", "step", "press", "release", "led", "watch"}))
+              {"control", "set", "add", "to", "from", "deadband", "takeover", "step", "press", "release", "led", "watch"}))
     return;
   Mapping m;
   m.line = n.Mark().line + 1;
@@ -331,6 +331,14 @@ void parse_mapping(Checker& c, const YAML::Node& n, Config& cfg) {
     }
     if (n["deadband"])
       if (auto d = c.integer(n["deadband"], "deadband", 0, 1 << 30)) m.deadband = static_cast<std::int32_t>(*d);
+    if (n["takeover"]) {
+      const auto t = c.string(n["takeover"], "takeover");
+      if (t && *t != "jump" && *t != "pickup") {
+        c.error(n["takeover"], "takeover '" + *t + "' is not known", "jump (default) or pickup");
+        ok = false;
+      }
+      m.pickup = t && *t == "pickup";
+    }
   } else if (n["add"]) {
     m.kind = Mapping::Kind::add;
     auto p = c.data_path(n["add"], "add");
@@ -354,7 +362,7 @@ void parse_mapping(Checker& c, const YAML::Node& n, Config& cfg) {
     m.kind = Mapping::Kind::watch;
     m.led = m.control;
   }
-  for (const char* only_set : {"to", "from", "deadband"})
+  for (const char* only_set : {"to", "from", "deadband", "takeover"})
     if (n[only_set] && m.kind != Mapping::Kind::set) c.error(n[only_set], std::string(only_set) + " goes only with set");
   if (n["step"] && m.kind != Mapping::Kind::add) c.error(n["step"], "step goes only with add");
 

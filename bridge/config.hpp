@@ -62,6 +62,9 @@ struct Mapping {
   std::optional<double> from0, from1;  ///< raw input range; default: the device's described range, else 0..1023
   double to0 = 0, to1 = 1;
   std::int32_t deadband = 0;  ///< raw changes smaller than this are ignored
+  /// takeover: pickup. After the value changed in Blender (the UI, undo), the knob does
+  /// nothing until it passes the value, instead of making it jump.
+  bool pickup = false;
   // add:
   double step = 1;
   // button:

@@ -63,7 +63,9 @@ class SceneWatcher final : public LinkListener {
   }
   void on_link_up(const std::string&, const std::string&) override {}
   void on_link_down(const std::string&) override {}
-  void on_watched(std::uint32_t t, double v) override {
+  void on_watched(std::uint32_t t, std::optional<double> value) override {
+    if (!value) return;
+    const double v = *value;
     auto& s = seen_[t];
     if (s.updates == 0) s.first = v;
     else if (v == s.last) return;

@@ -20,11 +20,15 @@ Mapper::Mapper(const Config& cfg, TargetTable& targets) {
     const auto slot = static_cast<std::uint32_t>(slots_.size());
     slots_.push_back(s);
     if (m.kind != Mapping::Kind::watch) bindings_.push_back({m.control.device, m.control.control, slot});
+    auto watch = [&](std::uint32_t w) {
+      if (std::find(watched_.begin(), watched_.end(), w) == watched_.end()) watched_.push_back(w);
+    };
     if (m.led) {
       const auto w = targets.intern(m.watch_path);
-      if (std::find(watched_.begin(), watched_.end(), w) == watched_.end()) watched_.push_back(w);
+      watch(w);
       leds_.push_back({w, OutputWrite{m.led->device, m.led->control, 0}});
     }
+    if (m.pickup) watch(s.target);
   }
   absolute_.assign(targets.size(), false);
   for (const auto& s : slots_)
@@ -77,7 +81,9 @@ bool Mapper::on_event(const ControlEvent& e, CommandSink& out) {
         s.last_raw = e.value;
         s.has_last = true;
         const double t = std::clamp((e.value - s.from0) / (s.from1 - s.from0), 0.0, 1.0);
-        out.push({Op::set, s.target, m.to0 + t * (m.to1 - m.to0)});
+        const double v = m.to0 + t * (m.to1 - m.to0);
+        if (m.pickup && !picked_up(s, v)) break;
+        out.push({Op::set, s.target, v});
         break;
       }
       case Mapping::Kind::add:
@@ -95,13 +101,51 @@ bool Mapper::on_event(const ControlEvent& e, CommandSink& out) {
   return used;
 }
 
-void Mapper::on_watched_value(std::uint32_t target, double value,
+namespace {
+/// Values closer than this are the same value (Blender stores floats in 32 bits).
+double tolerance(const Mapping& m) { return std::max(1e-6, 1e-4 * std::abs(m.to1 - m.to0)); }
+}  // namespace
+
+bool Mapper::picked_up(Slot& s, double v) const {
+  const double tol = tolerance(*s.mapping);
+  if (!s.engaged && s.has_blender) {
+    const bool reached = std::abs(v - s.blender) <= tol;
+    const bool passed = s.has_knob && (s.knob - s.blender) * (v - s.blender) <= 0;
+    if (!reached && !passed) {
+      s.knob = v;
+      s.has_knob = true;
+      return false;
+    }
+  }
+  s.engaged = true;
+  s.knob = v;
+  s.has_knob = true;
+  s.sent[s.sent_count++ % s.sent.size()] = v;
+  return true;
+}
+
+void Mapper::on_watched_value(std::uint32_t target, std::optional<double> value,
                               const std::function<void(const OutputWrite&)>& write) {
   for (const auto& [t, w] : leds_) {
     if (t != target) continue;
     OutputWrite o = w;
-    o.value = value != 0 ? 1 : 0;
+    o.value = value && *value != 0 ? 1 : 0;
     write(o);
+  }
+  for (auto& s : slots_) {
+    if (!s.mapping->pickup || s.target != target) continue;
+    s.has_blender = value.has_value();
+    if (!value) {
+      s.engaged = true;  // nothing to pick up
+      continue;
+    }
+    s.blender = *value;
+    // An echo of something the knob sent is no change; anything else was changed in Blender.
+    const double tol = tolerance(*s.mapping);
+    const auto n = std::min<std::size_t>(s.sent_count, s.sent.size());
+    bool echo = false;
+    for (std::size_t i = 0; i < n; ++i) echo = echo || std::abs(s.sent[i] - *value) <= tol;
+    if (!echo) s.engaged = false;
   }
 }
 

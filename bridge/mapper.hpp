@@ -2,7 +2,9 @@
 #pragma once
 
 #include <cstdint>
+#include <array>
 #include <functional>
+#include <optional>
 #include <vector>
 
 #include "bridge/command.hpp"
@@ -29,8 +31,10 @@ class Mapper {
   void on_control(std::uint16_t device, const ControlInfo& info);
   /// The device reconnected: forget the last values so the next one is sent even if unchanged.
   void on_reconnect(std::uint16_t device);
-  /// A watched value arrived; calls write for each output that follows it.
-  void on_watched_value(std::uint32_t target, double value, const std::function<void(const OutputWrite&)>& write);
+  /// A watched value arrived (nullopt: the path does not resolve now); calls write for each
+  /// output that follows it, and lets takeover: pickup mappings notice a change made in Blender.
+  void on_watched_value(std::uint32_t target, std::optional<double> value,
+                        const std::function<void(const OutputWrite&)>& write);
   /// Targets to watch for feedback (unique).
   const std::vector<std::uint32_t>& watched() const { return watched_; }
   /// Whether target receives absolute sets (and is resent after a reconnect).
@@ -45,6 +49,14 @@ class Mapper {
     bool described = false;            ///< from0/from1 came from the device
     std::int32_t last_raw = 0;
     bool has_last = false;
+    // takeover: pickup
+    double knob = 0;             ///< the knob's last mapped value, sent or not
+    bool has_knob = false;
+    bool engaged = true;         ///< the knob drives the value (false: waiting to pass it)
+    double blender = 0;          ///< the value Blender last reported
+    bool has_blender = false;
+    std::array<double, 16> sent{};  ///< recently sent values: their echoes are not changes
+    std::uint32_t sent_count = 0;
   };
   struct Binding {
     std::uint16_t device;
@@ -52,6 +64,8 @@ class Mapper {
     std::uint32_t slot;
   };
   void act(const Action& a, std::uint32_t target, CommandSink& out);
+  /// takeover: pickup: whether v may be sent now (it is, or has passed, Blender's value).
+  bool picked_up(Slot& s, double v) const;
 
   std::vector<Slot> slots_;
   std::vector<Binding> bindings_;

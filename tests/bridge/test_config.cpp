@@ -60,7 +60,7 @@ mappings:
 )");
   REQUIRE(e.size() >= 1);
   CHECK(e[0] == "m.yaml:6:5: unknown key 'sett' in a mapping; allowed keys: control, set, add, to, from, "
-                "deadband, step, press, release, led, watch");
+                "deadband, takeover, step, press, release, led, watch");
 }
 
 TEST_CASE("a bare data path inside flow style is a YAML syntax error with a hint") {
@@ -91,6 +91,9 @@ TEST_CASE("each kind of mistake gets its own message") {
       {"  - control: box.b1\n    press: {set: context.scene.frame_current}\n", "set needs a value"},
       {"  - control: box.b1\n    press: {call: screen.animation_play}\n    led: box.l1\n", "led needs a value to follow"},
       {"  - control: box.k1\n", "needs an action"},
+      {"  - control: box.k1\n    set: context.scene.x\n    takeover: soft\n",
+       "m.yaml:7:15: takeover 'soft' is not known; jump (default) or pickup"},
+      {"  - control: box.e1\n    add: context.scene.x\n    takeover: pickup\n", "takeover goes only with set"},
       {"  - control: box.k1\n    set: context.scene.frame_current\n    add: context.scene.frame_current\n", "a mapping does one thing"},
   };
   for (const auto& c : cases) {

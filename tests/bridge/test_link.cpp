@@ -19,7 +19,7 @@ struct Listener_ final : LinkListener {
   std::atomic<int> ups{0}, downs{0};
   void on_link_up(const std::string&, const std::string&) override { ++ups; }
   void on_link_down(const std::string&) override { ++downs; }
-  void on_watched(std::uint32_t, double) override {}
+  void on_watched(std::uint32_t, std::optional<double>) override {}
   void on_remote_error(const std::string&) override {}
 };
 }  // namespace

@@ -112,3 +112,50 @@ TEST_CASE("led feedback follows the watched value") {
   m.on_watched_value(static_cast<std::uint32_t>(t.find("context.scene.use_gravity")), 0, rec);
   CHECK(writes == std::vector<std::pair<std::string, int>>{{"l2", 1}, {"l1", 0}, {"l2", 0}});
 }
+
+TEST_CASE("takeover: pickup waits until the knob passes a value changed in Blender") {
+  const auto cfg = load("  - control: box.k1\n    set: context.scene.x\n    from: [0, 100]\n    to: [0, 1]\n"
+                        "    takeover: pickup\n");
+  TargetTable t;
+  Mapper m(cfg, t);
+  const auto x = static_cast<std::uint32_t>(t.find("context.scene.x"));
+  REQUIRE(m.watched() == std::vector<std::uint32_t>{x});
+  Recorder r;
+  auto none = [](const OutputWrite&) {};
+  // Blender reports the value before the knob ever moved: the knob must reach it first.
+  m.on_watched_value(x, 0.5, none);
+  m.on_event(ev("k1", 20), r);
+  m.on_event(ev("k1", 30), r);
+  CHECK(r.history.empty());
+  m.on_event(ev("k1", 60), r);  // passed 0.5: from here on the knob drives
+  m.on_event(ev("k1", 70), r);
+  REQUIRE(r.history.size() == 2);
+  CHECK(r.history[0].value == Approx(0.6));
+  // Echoes of what the knob sent (as 32-bit floats, late) change nothing.
+  m.on_watched_value(x, static_cast<float>(0.6), none);
+  m.on_event(ev("k1", 71), r);
+  CHECK(r.history.size() == 3);
+  // Undo in Blender sets 0.2: the knob at 0.71 does nothing until it comes down past 0.2.
+  m.on_watched_value(x, 0.2, none);
+  m.on_event(ev("k1", 50), r);
+  m.on_event(ev("k1", 25), r);
+  CHECK(r.history.size() == 3);
+  m.on_event(ev("k1", 20), r);  // reached
+  REQUIRE(r.history.size() == 4);
+  CHECK(r.history[3].value == Approx(0.2));
+  // The path stops resolving (object deleted): nothing to pick up, the knob drives.
+  m.on_watched_value(x, std::nullopt, none);
+  m.on_event(ev("k1", 90), r);
+  CHECK(r.history.size() == 5);
+}
+
+TEST_CASE("without takeover the knob jumps the value, and watches nothing") {
+  const auto cfg = load("  - control: box.k1\n    set: context.scene.x\n    from: [0, 100]\n");
+  TargetTable t;
+  Mapper m(cfg, t);
+  CHECK(m.watched().empty());
+  Recorder r;
+  m.on_watched_value(static_cast<std::uint32_t>(t.find("context.scene.x")), 0.5, [](const OutputWrite&) {});
+  m.on_event(ev("k1", 20), r);
+  CHECK(r.history.size() == 1);
+}
