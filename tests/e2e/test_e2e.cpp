@@ -28,6 +28,7 @@ const std::string kSrc = KNOBLINK_SOURCE_DIR;
 const std::string kRot = R"(bpy.data.objects["Cube"].rotation_euler[2])";
 const std::string kFrame = "context.scene.frame_current";
 const std::string kHidden = R"(bpy.data.objects["Cube"].hide_render)";
+const std::string kLift = R"(bpy.data.objects["Cube"].location[2])";  // knob 3, takeover: pickup
 
 /// Blender with the add-on, started by scripts/blender-addon; port 0 = any.
 struct Blender {
@@ -150,7 +151,7 @@ TEST_CASE("knob box -> knoblink -> Blender, through garbage, a Blender restart a
   const auto cfg = dir.write("knobbox.yaml", example_mapping(link, blender.port));
   Process bridge({KNOBLINK_BINARY_DIR "/bridge/knoblink", "run", "-v", "--config", cfg}, dir.file("bridge.log"));
   Observer scene;
-  scene.connect(blender.port, {kRot, kFrame, kHidden});
+  scene.connect(blender.port, {kRot, kFrame, kHidden, kLift});
   REQUIRE(scene.wait_for(kFrame, equals(1), 10s));
   INFO(bridge.log());
 
@@ -165,6 +166,30 @@ TEST_CASE("knob box -> knoblink -> Blender, through garbage, a Blender restart a
   const auto& seen = scene.history(kRot);
   CHECK(seen.size() >= 3);
   for (std::size_t i = 1; i < seen.size(); ++i) CHECK(seen[i].get<double>() >= seen[i - 1].get<double>());
+
+  // Soft takeover (knob 3, to: [0, 2]): the knob's position is unknown at first, so it
+  // must pass Blender's value (0) before it drives; after a change made in Blender it
+  // must pass the new value again.
+  auto settle = [&] {
+    sim.sync();
+    std::this_thread::sleep_for(400ms);  // time for a (wrong) value to arrive
+  };
+  sim.send("knob 3 512");
+  settle();
+  CHECK(scene.value(kLift) == json(0.0));
+  sim.send("knob 3 0");  // passes 0: engaged
+  sim.sync();
+  std::this_thread::sleep_for(100ms);
+  sim.send("knob 3 1023");
+  REQUIRE(scene.wait_for(kLift, near(2.0), 20s));
+  REQUIRE(scene.call({{"op", "set"}, {"path", kLift}, {"value", 0.5}}).value("ok", false));  // a drag in Blender
+  REQUIRE(scene.wait_for(kLift, near(0.5), 10s));
+  std::this_thread::sleep_for(200ms);  // the bridge hears of it through its own watch
+  sim.send("knob 3 900");
+  settle();
+  CHECK(scene.value(kLift).get<double>() == Approx(0.5));
+  sim.send("knob 3 200");  // passes 0.5: the knob drives again
+  REQUIRE(scene.wait_for(kLift, near(200 * 2.0 / 1023), 20s));
 
   // Encoder steps move the frame by the right count.
   sim.send("enc 1 5");
@@ -209,7 +234,7 @@ TEST_CASE("knob box -> knoblink -> Blender, through garbage, a Blender restart a
   REQUIRE(wait_until([&] { return bridge.log().find("connection lost") != std::string::npos; }, 20s));
   Blender again(dir, port, "blender2.log");
   REQUIRE(again.port == port);
-  scene.connect(port, {kRot, kFrame, kHidden});
+  scene.connect(port, {kRot, kFrame, kHidden, kLift});
   // The latest absolute value is resent, the press and the steps are not lost (fresh scene: frame 1).
   CHECK(scene.wait_for(kRot, near(768 * 6.2832 / 1023), 30s));
   CHECK(scene.wait_for(kHidden, equals(true), 30s));
