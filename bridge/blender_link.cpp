@@ -158,26 +158,10 @@ void BlenderLink::on_line(std::string_view line) {
       backoff_ = opt_.min_backoff;
       last_failure_.clear();
       outbox_.on_connect();
-      wbuf_.clear();  // the hello went out long ago
-      for (std::size_t i = 0; i < watched_.size(); ++i) {
-        nlohmann::json w = {{"id", kWatchIdBase + i}, {"op", "watch"}, {"path", targets_.text(watched_[i])}};
-        // Queued through the pending buffer so it goes out before commands.
-        wbuf_ += w.dump() + "\n";
-      }
+      watch_lines_.clear();
+      queue_watches();  // ahead of any command
       listener_.on_link_up(j.value("server", "?"), j.value("blender", "?"));
-      if (!wbuf_.empty() && !writing_) {
-        writing_ = true;
-        const auto gen = generation_;
-        asio::async_write(socket_, asio::buffer(wbuf_), [this, gen](const asio::error_code& e, std::size_t) {
-          if (gen != generation_) return;
-          writing_ = false;
-          wbuf_.clear();
-          if (e) return fail("write failed: " + e.message());
-          do_write();
-        });
-      } else {
-        do_write();
-      }
+      do_write();
       return;
     }
     const std::string msg = j.value("message", j.value("error", std::string("no hello")));
@@ -204,6 +188,20 @@ void BlenderLink::on_line(std::string_view line) {
     listener_.on_remote_error(j["error"].dump() + " " + j.value("message", std::string()));
 }
 
+void BlenderLink::queue_watches() {
+  for (std::size_t i = 0; i < watched_.size(); ++i) {
+    nlohmann::json w = {{"id", kWatchIdBase + i}, {"op", "watch"}, {"path", targets_.text(watched_[i])}};
+    watch_lines_ += w.dump() + "\n";
+  }
+}
+
+void BlenderLink::set_watched(std::vector<std::uint32_t> watched) {
+  watched_ = std::move(watched);
+  if (state_ != State::up) return;
+  queue_watches();  // a reloaded mapping: watching again sends each current value
+  do_write();
+}
+
 void BlenderLink::kick() {
   if (state_ == State::up && !writing_) do_write();
 }
@@ -211,6 +209,7 @@ void BlenderLink::kick() {
 void BlenderLink::do_write() {
   if (writing_ || state_ != State::up) return;
   wbuf_.clear();
+  wbuf_.swap(watch_lines_);
   outbox_.write_pending(wbuf_, targets_, kWriteChunk);
   if (wbuf_.empty()) return;
   writing_ = true;

@@ -52,8 +52,8 @@ class BlenderLink {
   void stop();
   /// The outbox has new commands: write them when the connection is up and idle.
   void kick();
-  /// Targets to watch for feedback on each (re)connection.
-  void set_watched(std::vector<std::uint32_t> watched) { watched_ = std::move(watched); }
+  /// Targets to watch for feedback on each (re)connection (and now, when connected).
+  void set_watched(std::vector<std::uint32_t> watched);
   bool up() const { return state_ == State::up; }
   /// Connections lost after having been up.
   std::uint64_t reconnects() const { return reconnects_; }
@@ -65,6 +65,8 @@ class BlenderLink {
   void do_write();
   void on_line(std::string_view line);
   void fail(const std::string& why);
+  /// Queues a watch command for every watched target, to be written before commands.
+  void queue_watches();
 
   asio::io_context& io_;
   LinkOptions opt_;
@@ -79,6 +81,7 @@ class BlenderLink {
   bool writing_ = false;
   bool discarding_ = false;  ///< inside an oversize line
   std::string wbuf_, rline_;
+  std::string watch_lines_;  ///< watch commands to write first after a hello
   std::array<char, 8192> rbuf_{};
   std::vector<std::uint32_t> watched_;
   std::chrono::milliseconds backoff_;

@@ -68,9 +68,15 @@ TEST_CASE("SIGHUP reloads the mapping; a broken file keeps the running one") {
   REQUIRE(line);
   CHECK(json::parse(*line)["path"] == "context.scene.a");
 
-  dir.write("map.yaml", mapping(blender.port(), pty.slave(), "context.scene.b"));
+  dir.write("map.yaml", mapping(blender.port(), pty.slave(), "context.scene.b") +
+                            "  - control: box.l1\n    watch: context.scene.c\n");
   p.signal(SIGHUP);
   REQUIRE(wait_until([&] { return p.log().find("reloaded") != std::string::npos; }, 10s));
+  // A new LED mapping is watched at once, without waiting for a reconnect.
+  line = conn->read_line(10s);
+  REQUIRE(line);
+  CHECK(json::parse(*line)["op"] == "watch");
+  CHECK(json::parse(*line)["path"] == "context.scene.c");
   REQUIRE(pty.read_line(10s) == std::optional<std::string>("?"));  // devices reopened
   pty.write("k1 70\n");
   line = conn->read_line(10s);
