@@ -111,7 +111,7 @@ void Bridge::on_event(const ControlEvent& e) {
   link_->kick();
 }
 
-void Bridge::on_notice(std::uint16_t, Severity severity, std::string_view text) {
+void log_notice(Severity severity, std::string_view text) {
   switch (severity) {
     case Severity::debug: spdlog::debug("{}", text); break;
     case Severity::info: spdlog::info("{}", text); break;
@@ -119,6 +119,8 @@ void Bridge::on_notice(std::uint16_t, Severity severity, std::string_view text) 
     case Severity::error: spdlog::error("{}", text); break;
   }
 }
+
+void Bridge::on_notice(std::uint16_t, Severity severity, std::string_view text) { log_notice(severity, text); }
 
 void Bridge::on_connection(std::uint16_t device, bool connected) {
   if (connected) {

@@ -22,6 +22,9 @@
 
 namespace knoblink {
 
+/// Logs a device's notice at its own level (a warning as a warning).
+void log_notice(Severity severity, std::string_view text);
+
 /// Everything counted while running; printed on exit, on SIGUSR1 and with -v every few seconds.
 struct Counters {
   std::uint64_t events = 0;     ///< control events decoded

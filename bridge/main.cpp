@@ -161,9 +161,7 @@ class MonitorSink final : public EventSink {
                 e.control.view().data(), std::string(to_string(e.kind)).c_str(), e.value);
     std::fflush(stdout);
   }
-  void on_notice(std::uint16_t, Severity s, std::string_view text) override {
-    if (s != Severity::debug || spdlog::get_level() <= spdlog::level::debug) spdlog::info("{}", text);
-  }
+  void on_notice(std::uint16_t, Severity s, std::string_view text) override { log_notice(s, text); }
   void on_connection(std::uint16_t d, bool up) override {
     std::printf("# %s %s\n", names_[d].c_str(), up ? "connected" : "disconnected");
     std::fflush(stdout);

@@ -4,6 +4,11 @@
 // sees the device destroyed (unplug) and reopens it when it is created again.
 // Prints one "check ..." line per assertion, timings as "measure ...", and finally
 // "KNOBLINK_GUEST PASS" or "KNOBLINK_GUEST FAIL"; exits non-zero on failure.
+//
+// `hid_guest feed` is the same device for the real knoblink binary
+// (tests/hid/monitor_guest.sh): it reads commands, one a line, from stdin and answers each
+// with "feeder <command> ok" (or "feeder <command> failed: ..."):
+//   create | destroy | report X Y Z RX DIAL WHEEL BUTTONS (decimal; BUTTONS bit i = button i+1)
 #include <fcntl.h>
 #include <linux/uhid.h>
 #include <unistd.h>
@@ -11,6 +16,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -96,9 +103,52 @@ std::vector<std::uint8_t> knobbox_report(knobbox_hid_state state) {
   return r;
 }
 
+/// The feeder of tests/hid/monitor_guest.sh: commands on stdin, answers on stdout.
+int feed() {
+  Uhid uhid;
+  if (!uhid.ok()) return 1;
+  for (std::string line; std::getline(std::cin, line);) {
+    std::istringstream words(line);
+    std::string cmd;
+    words >> cmd;
+    bool ok = false;
+    if (cmd == "create") {
+      ok = uhid.create();
+    } else if (cmd == "destroy") {
+      ok = uhid.destroy();
+    } else if (cmd == "report") {
+      int v[7];
+      for (int& x : v) words >> x;
+      if (words) {
+        knobbox_hid_state state{};
+        for (int i = 0; i < KNOBBOX_HID_POTS; ++i) state.pots[i] = static_cast<std::uint16_t>(v[i]);
+        state.steps[0] = static_cast<std::int16_t>(v[4]);
+        state.steps[1] = static_cast<std::int16_t>(v[5]);
+        state.buttons = static_cast<std::uint8_t>(v[6]);
+        ok = uhid.input(knobbox_report(state));
+      } else {
+        std::printf("feeder %s failed: want report X Y Z RX DIAL WHEEL BUTTONS\n", line.c_str());
+        std::fflush(stdout);
+        continue;
+      }
+    } else if (cmd.empty()) {
+      continue;
+    } else {
+      std::printf("feeder %s failed: unknown command (create, destroy, report ...)\n", line.c_str());
+      std::fflush(stdout);
+      continue;
+    }
+    std::printf("feeder %s %s\n", line.c_str(), ok ? "ok" : "failed");
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "feed") return feed();
+
   Uhid uhid;
   check(uhid.ok(), "open /dev/uhid");
   if (!uhid.ok()) return 1;
