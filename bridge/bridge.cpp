@@ -69,6 +69,9 @@ void Bridge::stop_devices() {
 
 void Bridge::stop() {
   stop_devices();
+#ifdef KNOBLINK_WITH_HID
+  hid_sink_.stop();
+#endif
   if (link_) link_->stop();
 }
 

@@ -222,6 +222,7 @@ int cmd_monitor(const std::string& file, const std::string& port, int baud) {
         for (auto& s : sources) s->stop();
 #ifdef KNOBLINK_WITH_HID
         for (auto& s : hid_sources) s->stop();
+        hid_sink.stop();
 #endif
       },
       nullptr, nullptr);
