@@ -113,6 +113,12 @@ class LineFramer:
             buf.clear()
         return out
 
+    def drop_partial(self):
+        """Forgets an unfinished line (a client stalled in the middle of it); returns its size."""
+        n = len(self._buf)
+        self._buf.clear()
+        return n
+
     def _too_long(self, n):
         return ProtocolError("line_too_long",
                              f"line longer than {self._max} bytes ({n}+ bytes); discarded up to its newline")

@@ -8,12 +8,14 @@ import selectors
 import socket
 import sys
 import threading
+import time
 
 from . import protocol
 
 PORT_TRIES = 20
 OUTBOX_CAP = 8 * 1024 * 1024
 RECV_SIZE = 16 * 1024
+LINE_TIMEOUT = 10.0  # seconds a client may stop in the middle of a line
 
 
 def is_loopback(host):
@@ -40,6 +42,7 @@ class Connection:
         self.writing = False
         self.lock = threading.Lock()
         self.out = bytearray()
+        self.partial_since = None  # monotonic time the unfinished line started, or None
 
     def __repr__(self):
         return f"client #{self.number} {self.peer}"
@@ -59,6 +62,7 @@ class Server:
         self.host, self.requested_port, self.port = host, port, None
         self.token = token
         self.max_clients = max_clients
+        self.line_timeout = LINE_TIMEOUT
         self.hello_info = dict(hello_info or {})
         self.log = log or (lambda msg: print(f"knoblink: {msg}", file=sys.stderr, flush=True))
         self.clients = []
@@ -143,6 +147,7 @@ class Server:
                     self._flush_all()
                     self._stop.wait(0.002)
                     continue
+                self._expire_partial_lines()
                 for key, mask in self._sel.select(0.1):
                     if key.data == "listen":
                         self._accept()
@@ -199,13 +204,30 @@ class Server:
             left = conn.framer.pending
             self._close(conn, f"closed by peer with {left} bytes of an unfinished line" if left else None)
             return
-        for item in conn.framer.feed(data):
+        items = conn.framer.feed(data)
+        if not conn.framer.pending:
+            conn.partial_since = None
+        elif conn.partial_since is None:
+            conn.partial_since = time.monotonic()
+        for item in items:
             if isinstance(item, protocol.ProtocolError):
                 self._reply_error(conn, item, None)
             else:
                 self._line(conn, item)
             if conn.closed or conn.close_when_flushed:
                 break
+
+    def _expire_partial_lines(self):
+        """A client that stops in the middle of a line gets an error after
+        line_timeout seconds and the partial line is dropped; the connection
+        stays open and other clients were never held up."""
+        now = time.monotonic()
+        for conn in self.clients:
+            if conn.partial_since is not None and now - conn.partial_since > self.line_timeout:
+                n = conn.framer.drop_partial()
+                conn.partial_since = None
+                self._reply_error(conn, protocol.ProtocolError(
+                    "incomplete_line", f"{n} bytes without a newline for {self.line_timeout:g} s; discarded"), None)
 
     def _line(self, conn, line):
         self.lines += 1

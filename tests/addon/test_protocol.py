@@ -315,6 +315,18 @@ def test_server_stalled_half_line_does_not_block_others(srv):
     assert stalled.reply(5) == {"id": 5, "ok": True}
 
 
+def test_server_stalled_half_line_times_out_with_an_error(srv):
+    srv.line_timeout = 0.3
+    stalled = Client(srv.port, name="stalled")
+    stalled.send_raw(b'{"op":"set","path":"context.scene.frame_cur')
+    err = stalled.wait(lambda m: "error" in m)
+    assert err["error"] == "incomplete_line"
+    assert "43 bytes without a newline" in err["message"]
+    # The partial line is gone and the connection still works.
+    stalled.send_raw(b'{"op":"ping","id":9}\n')
+    assert stalled.reply(9) == {"id": 9, "ok": True}
+
+
 def test_server_token_required_off_loopback():
     with pytest.raises(ValueError, match="token is required"):
         server.Server(CommandQueue(), "0.0.0.0", 0)
