@@ -53,6 +53,14 @@ void BlenderLink::stop() {
   state_ = State::idle;
 }
 
+void BlenderLink::reconnect(LinkOptions options) {
+  stop();  // handlers still queued see a new generation and do nothing
+  opt_ = std::move(options);
+  backoff_ = opt_.min_backoff;
+  last_failure_.clear();
+  start();
+}
+
 void BlenderLink::do_connect() {
   if (stopped_) return;
   state_ = State::connecting;

@@ -50,6 +50,8 @@ class BlenderLink {
   /// Connects (and keeps reconnecting).
   void start();
   void stop();
+  /// Connects to another address (a reloaded mapping); queued commands are kept.
+  void reconnect(LinkOptions options);
   /// The outbox has new commands: write them when the connection is up and idle.
   void kick();
   /// Targets to watch for feedback on each (re)connection (and now, when connected).

@@ -1,6 +1,9 @@
 #include "bridge/bridge.hpp"
 
+#include <asio/post.hpp>
 #include <spdlog/spdlog.h>
+
+#include <memory>
 
 #include <sstream>
 
@@ -47,12 +50,16 @@ void Bridge::open_devices() {
   }
 }
 
-void Bridge::start() {
+LinkOptions Bridge::link_options() const {
   LinkOptions lo;
   lo.host = config_.blender.host;
   lo.port = config_.blender.port;
   lo.token = config_.blender.token;
-  link_ = std::make_unique<BlenderLink>(io_, lo, *outbox_, targets_, *this);
+  return lo;
+}
+
+void Bridge::start() {
+  link_ = std::make_unique<BlenderLink>(io_, link_options(), *outbox_, targets_, *this);
   link_->set_watched(mapper_->watched());
   link_->start();
   open_devices();
@@ -79,15 +86,19 @@ void Bridge::reload(Config config) {
   const bool same_blender = config.blender.host == config_.blender.host &&
                             config.blender.port == config_.blender.port &&
                             config.blender.token == config_.blender.token;
-  stop_devices();
+  // The old serial sources may still have aborted handlers queued on io_: they are
+  // destroyed by a handler posted after those, never under them.
+  for (auto& s : serial_)
+    if (s) s->stop();
+  asio::post(io_, [old = std::make_shared<decltype(serial_)>(std::move(serial_))] {});
+  serial_.clear();
   config_ = std::move(config);
   build_pipeline();
   if (same_blender) {
     link_->set_watched(mapper_->watched());
   } else {
-    link_->stop();
-    start();
-    return;
+    link_->set_watched(mapper_->watched());
+    link_->reconnect(link_options());
   }
   open_devices();
   spdlog::info("reloaded {}: {} devices, {} mappings", config_.file, config_.devices.size(), config_.mappings.size());

@@ -60,6 +60,7 @@ class Bridge final : public EventSink, public LinkListener {
 
  private:
   void build_pipeline();
+  LinkOptions link_options() const;
   void open_devices();
   void stop_devices();
 

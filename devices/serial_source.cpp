@@ -256,6 +256,7 @@ void SerialSource::do_write() {
   out_writing_.swap(out_pending_);
   out_pending_.clear();
   asio::async_write(stream_, asio::buffer(out_writing_), [this](const asio::error_code& ec, std::size_t) {
+    if (ec == asio::error::operation_aborted) return;  // stopped: this may be going away
     writing_ = false;
     out_writing_.clear();
     if (ec) return;  // the read side notices a vanished device and reopens

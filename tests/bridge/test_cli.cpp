@@ -85,6 +85,23 @@ TEST_CASE("SIGHUP reloads the mapping; a broken file keeps the running one") {
 
   p.signal(SIGUSR1);
   REQUIRE(wait_until([&] { return p.log().find("counters: events=3") != std::string::npos; }, 10s));
+
+  // A reload that moves Blender: the bridge connects there, the device keeps mapping.
+  Listener moved;
+  dir.write("map.yaml", mapping(moved.port(), pty.slave(), "context.scene.b"));
+  p.signal(SIGHUP);
+  auto conn2 = moved.accept(15s);
+  REQUIRE(conn2);
+  REQUIRE(conn2->read_line(10s));  // hello
+  conn2->send(R"({"hello":1,"server":"t","blender":"3.4.1"})" "\n");
+  auto resent = conn2->read_line(10s);  // the latest value, resent to the new Blender
+  REQUIRE(resent);
+  CHECK(json::parse(*resent) == json::parse(R"({"op":"set","path":"context.scene.b","value":0.7})"));
+  REQUIRE(pty.read_line(10s) == std::optional<std::string>("?"));
+  pty.write("k1 80\n");
+  auto l2 = conn2->read_line(10s);
+  REQUIRE(l2);
+  CHECK(json::parse(*l2)["value"] == 0.8);
   p.signal(SIGTERM);
   CHECK(p.wait(5s) == std::optional<int>(0));
 }
