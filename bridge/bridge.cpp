@@ -41,7 +41,9 @@ void Bridge::open_devices() {
         spdlog::error("{}: {}", d.name, error);
         continue;
       }
-      hid_[i] = std::make_unique<hid::HidSource>(static_cast<std::uint16_t>(i), *match, hid_sink_);
+      hid::HidSourceOptions options;
+      options.label = d.name;
+      hid_[i] = std::make_unique<hid::HidSource>(static_cast<std::uint16_t>(i), *match, hid_sink_, nullptr, options);
       hid_[i]->start();
 #else
       spdlog::error("{}: HID devices are not supported by this build (KNOBLINK_WITH_HID=OFF)", d.name);

@@ -211,8 +211,10 @@ int cmd_monitor(const std::string& file, const std::string& port, int baud) {
       spdlog::error("{}: {}", hid_devices[i].first, error);
       continue;
     }
-    hid_sources.push_back(
-        std::make_unique<hid::HidSource>(static_cast<std::uint16_t>(devices.size() + i), *match, hid_sink));
+    hid::HidSourceOptions options;
+    options.label = hid_devices[i].first;
+    hid_sources.push_back(std::make_unique<hid::HidSource>(static_cast<std::uint16_t>(devices.size() + i), *match,
+                                                           hid_sink, nullptr, options));
     hid_sources.back()->start();
   }
 #endif

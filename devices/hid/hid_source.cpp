@@ -119,10 +119,14 @@ void HidSource::run() {
   }
 }
 
+void HidSource::notice(Severity severity, const std::string& text) {
+  sink_.on_notice(device_, severity, options_.label.empty() ? text : options_.label + ": " + text);
+}
+
 void HidSource::problem(Severity severity, const std::string& text) {
   if (text == last_problem_) return;
   last_problem_ = text;
-  sink_.on_notice(device_, severity, text);
+  notice(severity, text);
 }
 
 HidSource::Step HidSource::try_open() {
@@ -166,11 +170,11 @@ HidSource::Step HidSource::try_open() {
   connected_ = true;
   last_problem_.clear();
   sink_.on_connection(device_, true);
-  sink_.on_notice(device_, Severity::info,
+  notice(Severity::info,
                   "opened " + what + " (" + found->product + ") at " + path_ + ": " +
                       std::to_string(descriptor_->controls.size()) + " controls");
   for (const auto& w : descriptor_->warnings)
-    sink_.on_notice(device_, Severity::warning, what + " report descriptor: " + w);
+    notice(Severity::warning, what + " report descriptor: " + w);
   for (const auto& c : descriptor_->controls) sink_.on_control(device_, c.info);
   return Step::connected;
 }

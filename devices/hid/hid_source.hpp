@@ -22,6 +22,7 @@ struct HidSourceOptions {
   int read_timeout_ms = 100;  ///< one read waits at most this long (also bounds how long stop() takes)
   int retry_ms = 250;         ///< pause between attempts to find or open a missing device
   std::size_t max_report = 256;  ///< read buffer; longer reports are cut (and then decode as their own size)
+  std::string label;  ///< the device's name in the mapping ("pad"): notices start with "pad: "
 };
 
 /// Counters, readable from any thread.
@@ -70,6 +71,7 @@ class HidSource {
 
  private:
   Step try_open();
+  void notice(Severity severity, const std::string& text);
   void problem(Severity severity, const std::string& text);
   void run();
 
