@@ -106,7 +106,7 @@ namespace {
 double tolerance(const Mapping& m) { return std::max(1e-6, 1e-4 * std::abs(m.to1 - m.to0)); }
 }  // namespace
 
-bool Mapper::picked_up(Slot& s, double v) const {
+bool Mapper::picked_up(Slot& s, double v) {
   const double tol = tolerance(*s.mapping);
   if (!s.engaged && s.has_blender) {
     const bool reached = std::abs(v - s.blender) <= tol;

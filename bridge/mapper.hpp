@@ -65,7 +65,7 @@ class Mapper {
   };
   void act(const Action& a, std::uint32_t target, CommandSink& out);
   /// takeover: pickup: whether v may be sent now (it is, or has passed, Blender's value).
-  bool picked_up(Slot& s, double v) const;
+  static bool picked_up(Slot& s, double v);
 
   std::vector<Slot> slots_;
   std::vector<Binding> bindings_;
