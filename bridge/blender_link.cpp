@@ -2,27 +2,14 @@
 
 #include <asio/connect.hpp>
 #include <asio/write.hpp>
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 namespace knoblink {
 
 namespace {
-constexpr std::size_t kMaxLine = 64 * 1024;
 constexpr std::size_t kWriteChunk = 64 * 1024;
 constexpr auto kHelloTimeout = std::chrono::seconds(5);
 constexpr std::uint64_t kWatchIdBase = 1ull << 62;  ///< ids of watch commands, apart from the Outbox's
-
-std::optional<double> as_number(const nlohmann::json& v) {
-  if (v.is_boolean()) return v.get<bool>() ? 1 : 0;
-  if (v.is_number()) return v.get<double>();
-  if (v.is_array()) {
-    for (const auto& x : v)
-      if (as_number(x).value_or(0) != 0) return 1;
-    return 0;
-  }
-  return std::nullopt;
-}
 }  // namespace
 
 BlenderLink::BlenderLink(asio::io_context& io, LinkOptions options, Outbox& outbox, const TargetTable& targets,
@@ -76,11 +63,9 @@ void BlenderLink::do_connect() {
       asio::error_code ignored;
       socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
       state_ = State::hello;
-      rline_.clear();
-      discarding_ = false;
-      nlohmann::json hello = {{"hello", 1}, {"client", opt_.client}};
-      if (!opt_.token.empty()) hello["token"] = opt_.token;
-      wbuf_ = hello.dump() + "\n";
+      reader_.reset();
+      wbuf_.clear();
+      codec::append_hello(wbuf_, opt_.client, opt_.token);
       writing_ = true;
       asio::async_write(socket_, asio::buffer(wbuf_), [this, gen](const asio::error_code& e, std::size_t) {
         if (gen != generation_) return;
@@ -129,78 +114,62 @@ void BlenderLink::do_read() {
   socket_.async_read_some(asio::buffer(rbuf_), [this, gen](const asio::error_code& ec, std::size_t n) {
     if (gen != generation_) return;
     if (ec) return fail(ec == asio::error::eof ? "Blender closed the connection" : "read failed: " + ec.message());
-    std::string_view data(rbuf_.data(), n);
-    while (!data.empty()) {
-      const auto nl = data.find('\n');
-      const auto chunk = data.substr(0, nl);
-      if (!discarding_) {
-        if (rline_.size() + chunk.size() > kMaxLine) {
-          spdlog::warn("blender: skipped an answer longer than {} bytes", kMaxLine);
-          discarding_ = true;
-          rline_.clear();
-        } else {
-          rline_.append(chunk);
-        }
-      }
-      if (nl == std::string_view::npos) break;
-      if (!discarding_) on_line(rline_);
-      if (gen != generation_) return;  // the line ended this connection
-      rline_.clear();
-      discarding_ = false;
-      data.remove_prefix(nl + 1);
-    }
+    const bool go_on = reader_.feed(
+        std::string_view(rbuf_.data(), n), [&](std::string_view line) { return on_line(line, gen); },
+        [](std::size_t) { spdlog::warn("blender: skipped an answer longer than {} bytes", codec::kMaxLine); });
+    if (!go_on) return;  // a line ended this connection
     do_read();
   });
 }
 
-void BlenderLink::on_line(std::string_view line) {
-  nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object()) {
-    spdlog::warn("blender: not a JSON object from the add-on: {}", std::string(line.substr(0, 200)));
-    return;
+bool BlenderLink::on_line(std::string_view line, std::uint64_t gen) {
+  const codec::Answer a = codec::decode_answer(line);
+  using Kind = codec::Answer::Kind;
+  if (a.kind == Kind::malformed) {
+    spdlog::warn("blender: {} (from the add-on)", a.message);
+    return true;
   }
   if (state_ == State::hello) {
-    if (j.contains("hello")) {
-      timer_.cancel();
-      state_ = State::up;
-      backoff_ = opt_.min_backoff;
-      last_failure_.clear();
-      outbox_.on_connect();
-      watch_lines_.clear();
-      queue_watches();  // ahead of any command
-      listener_.on_link_up(j.value("server", "?"), j.value("blender", "?"));
-      do_write();
-      return;
+    if (a.kind != Kind::hello) {
+      fail("Blender refused the hello: " + (a.message.empty() ? a.code.empty() ? "no hello" : a.code : a.message));
+      return false;
     }
-    const std::string msg = j.value("message", j.value("error", std::string("no hello")));
-    return fail("Blender refused the hello: " + msg);
+    timer_.cancel();
+    state_ = State::up;
+    backoff_ = opt_.min_backoff;
+    last_failure_.clear();
+    outbox_.on_connect();
+    watch_lines_.clear();
+    queue_watches();  // ahead of any command
+    listener_.on_link_up(a.server, a.blender);
+    do_write();
+    return gen == generation_;
   }
-  if (j.contains("ev")) {
-    if (j["ev"] == "value" && j.contains("path") && j["path"].is_string()) {
-      const auto t = targets_.find(j["path"].get<std::string>());
-      if (t >= 0) listener_.on_watched(static_cast<std::uint32_t>(t), as_number(j.value("value", nlohmann::json())));
+  switch (a.kind) {
+    case Kind::value:
+      if (const auto t = targets_.find(a.path); t >= 0) listener_.on_watched(static_cast<std::uint32_t>(t), a.value);
+      break;
+    case Kind::ok:
+    case Kind::error: {
+      const bool watch = a.has_id && a.id >= kWatchIdBase;
+      const auto cmd = a.has_id && !watch ? outbox_.ack(a.id) : std::nullopt;
+      if (a.kind == Kind::error) {
+        std::string what = watch ? "watch " : a.has_id ? "command: " : "";
+        if (cmd) what = std::string(to_string(cmd->op)) + " " + targets_.text(cmd->target) + ": ";
+        listener_.on_remote_error(what + a.code + " " + a.message);
+      }
+      break;
     }
-    return;
+    case Kind::hello:
+    case Kind::other:
+    case Kind::malformed: break;
   }
-  if (j.contains("id") && j["id"].is_number_unsigned()) {
-    const auto id = j["id"].get<std::uint64_t>();
-    const auto cmd = id >= kWatchIdBase ? std::nullopt : outbox_.ack(id);
-    if (j.contains("error")) {
-      std::string what = id >= kWatchIdBase ? "watch" : "command";
-      if (cmd) what = std::string(to_string(cmd->op)) + " " + targets_.text(cmd->target);
-      listener_.on_remote_error(what + ": " + j["error"].dump() + " " + j.value("message", std::string()));
-    }
-    return;
-  }
-  if (j.contains("error"))
-    listener_.on_remote_error(j["error"].dump() + " " + j.value("message", std::string()));
+  return gen == generation_;
 }
 
 void BlenderLink::queue_watches() {
-  for (std::size_t i = 0; i < watched_.size(); ++i) {
-    nlohmann::json w = {{"id", kWatchIdBase + i}, {"op", "watch"}, {"path", targets_.text(watched_[i])}};
-    watch_lines_ += w.dump() + "\n";
-  }
+  for (std::size_t i = 0; i < watched_.size(); ++i)
+    codec::append_command(watch_lines_, Command{Op::watch, watched_[i], 0}, targets_, kWatchIdBase + i);
 }
 
 void BlenderLink::set_watched(std::vector<std::uint32_t> watched) {
@@ -218,7 +187,9 @@ void BlenderLink::do_write() {
   if (writing_ || state_ != State::up) return;
   wbuf_.clear();
   wbuf_.swap(watch_lines_);
-  outbox_.write_pending(wbuf_, targets_, kWriteChunk);
+  while (wbuf_.size() < kWriteChunk)
+    if (const auto o = outbox_.pop()) codec::append_command(wbuf_, o->cmd, targets_, o->id);
+    else break;
   if (wbuf_.empty()) return;
   writing_ = true;
   const auto gen = generation_;

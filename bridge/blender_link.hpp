@@ -1,6 +1,6 @@
-// The Blender link (DESIGN.md, Contract 2): an Asio TCP client that says hello,
-// streams the Outbox as NDJSON, reads answers and feedback, and reconnects forever
-// with capped exponential backoff. After a reconnect the Outbox re-sends the latest
+// The Blender link (docs/protocol.md): an Asio TCP client that says hello, streams the
+// Outbox as NDJSON, reads answers and feedback, and reconnects forever with capped
+// exponential backoff. It only moves bytes: link_codec.cpp encodes and decodes the lines. After a reconnect the Outbox re-sends the latest
 // absolute values and every unacknowledged command.
 #pragma once
 
@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "bridge/command.hpp"
+#include "bridge/link_codec.hpp"
 #include "bridge/outbox.hpp"
 
 namespace knoblink {
@@ -65,7 +66,8 @@ class BlenderLink {
   void do_connect();
   void do_read();
   void do_write();
-  void on_line(std::string_view line);
+  /// Handles one answer; false when it ended the connection (gen is no longer current).
+  bool on_line(std::string_view line, std::uint64_t gen);
   void fail(const std::string& why);
   /// Queues a watch command for every watched target, to be written before commands.
   void queue_watches();
@@ -81,8 +83,8 @@ class BlenderLink {
   State state_ = State::idle;
   bool stopped_ = true;
   bool writing_ = false;
-  bool discarding_ = false;  ///< inside an oversize line
-  std::string wbuf_, rline_;
+  codec::LineReader reader_;
+  std::string wbuf_;
   std::string watch_lines_;  ///< watch commands to write first after a hello
   std::array<char, 8192> rbuf_{};
   std::vector<std::uint32_t> watched_;

@@ -110,7 +110,7 @@ std::string Bridge::counters_line() const {
   const auto& o = outbox_->stats();
   std::ostringstream s;
   s << "events=" << counters_.events << " unmapped=" << counters_.unmapped << " malformed=" << counters_.malformed
-    << " commands=" << o.pushed << " sent=" << o.sent << " merged=" << o.merged << " dropped=" << o.dropped
+    << " commands=" << o.pushed << " sent=" << o.sent << " merged=" << o.merged
     << " resent=" << o.resent << " resynced=" << o.resynced
     << " reconnects=" << (link_ ? link_->reconnects() : 0) << " device_reconnects=" << counters_.device_reconnects
     << " pending=" << outbox_->pending() << " unacked=" << outbox_->unacked();

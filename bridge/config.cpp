@@ -1,5 +1,7 @@
 #include "bridge/config.hpp"
 
+#include "bridge/data_path.hpp"
+
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
@@ -13,32 +15,6 @@ int Config::device_index(std::string_view name) const {
   for (std::size_t i = 0; i < devices.size(); ++i)
     if (devices[i].name == name) return static_cast<int>(i);
   return -1;
-}
-
-bool check_data_path(const std::string& p, std::string& why) {
-  // bpy.data.<collection>["<name>"] or context.<attr>, then .attr / [int] / ["key"] segments.
-  static const std::regex root(R"(^(bpy\.data\.[a-z_]+\["(?:[^"\\]|\\.)*"\]|context\.[a-z_]+))");
-  static const std::regex segment(R"(^(\.[A-Za-z][A-Za-z0-9_]*|\[[0-9]+\]|\["(?:[^"\\]|\\.)*"\]))");
-  std::smatch m;
-  if (!std::regex_search(p, m, root)) {
-    why = "a data path starts with bpy.data.<collection>[\"<name>\"] or context.<attribute>, "
-          "e.g. bpy.data.objects[\"Cube\"].location[0] (Blender's Copy Full Data Path)";
-    return false;
-  }
-  std::string rest = m.suffix();
-  while (!rest.empty()) {
-    if (!std::regex_search(rest, m, segment)) {
-      why = "cannot read the data path from '" + rest +
-            "'; allowed after the root: .attribute (no leading underscore), [index], [\"key\"]";
-      return false;
-    }
-    rest = m.suffix();
-  }
-  if (p.find("._") != std::string::npos || p.find("__") != std::string::npos) {
-    why = "names starting with an underscore are not allowed in a data path";
-    return false;
-  }
-  return true;
 }
 
 namespace {
@@ -135,9 +111,8 @@ class Checker {
   std::optional<std::string> data_path(const YAML::Node& n, const char* what) {
     auto s = string(n, what);
     if (!s) return std::nullopt;
-    std::string why;
-    if (!check_data_path(*s, why)) {
-      error(n, std::string(what) + " '" + *s + "' is not a data path", why);
+    if (auto r = parse_data_path(*s); !r.path) {
+      error(n, std::string(what) + " '" + *s + "' is not a data path", r.error);
       return std::nullopt;
     }
     return s;
@@ -185,10 +160,9 @@ class Checker {
     int count = 0;
     if (n["call"]) {
       ++count;
-      static const std::regex op("^[a-z_]+\\.[a-z_0-9]+$");
       const auto s = string(n["call"], "call");
       if (!s) return std::nullopt;
-      if (!std::regex_match(*s, op)) {
+      if (!is_operator_name(*s)) {
         error(n["call"], "operator '" + *s + "' is not an operator id", "e.g. screen.animation_play");
         return std::nullopt;
       }

@@ -96,9 +96,4 @@ LoadResult load_config_file(const std::string& path);
 /// Parses and validates YAML text; file is used in messages only.
 LoadResult load_config_text(const std::string& text, const std::string& file);
 
-/// True when p looks like a data path the add-on accepts:
-/// bpy.data.<collection>["<name>"]... or context.<attr>..., no leading underscores.
-/// On false, why says what is wrong.
-bool check_data_path(const std::string& p, std::string& why);
-
 }  // namespace knoblink

@@ -1,48 +1,11 @@
 #include "bridge/outbox.hpp"
 
-#include <charconv>
-#include <cmath>
+#include <algorithm>
 
 namespace knoblink {
 
-namespace {
-
-void append_number(std::string& out, double v) {
-  char buf[32];
-  if (!std::isfinite(v)) v = 0;  // JSON has no inf/nan; the mapping never makes them
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, r.ptr);
-}
-
-void append_uint(std::string& out, std::uint64_t v) {
-  char buf[24];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, r.ptr);
-}
-
-}  // namespace
-
-void append_command_line(std::string& out, const Command& c, const TargetTable& targets, std::uint64_t id) {
-  out += '{';
-  if (id != 0) {
-    out += "\"id\":";
-    append_uint(out, id);
-    out += ',';
-  }
-  out += "\"op\":\"";
-  out += to_string(c.op);
-  out += c.op == Op::call ? "\",\"operator\":" : "\",\"path\":";
-  out += targets.json(c.target);
-  if (c.op == Op::set || c.op == Op::add) {
-    out += ",\"value\":";
-    append_number(out, c.value);
-  }
-  out += "}\n";
-}
-
 Outbox::Outbox(std::uint32_t targets, std::vector<bool> absolute)
-    : pending_set_(targets, 0),
-      pending_add_(targets, 0),
+    : open_(targets, 0),
       latest_(targets, 0),
       has_latest_(targets, false),
       absolute_(std::move(absolute)) {
@@ -50,8 +13,7 @@ Outbox::Outbox(std::uint32_t targets, std::vector<bool> absolute)
 }
 
 void Outbox::retarget(std::uint32_t targets, std::vector<bool> absolute) {
-  pending_set_.resize(targets, 0);
-  pending_add_.resize(targets, 0);
+  open_.resize(targets, 0);
   latest_.resize(targets, 0);
   has_latest_.resize(targets, false);
   absolute_ = std::move(absolute);
@@ -61,8 +23,7 @@ void Outbox::retarget(std::uint32_t targets, std::vector<bool> absolute) {
 void Outbox::append(const Command& c) {
   const std::uint64_t seq = head_seq_ + queue_.size();
   queue_.push_back(Entry{c, segment_, 0});
-  if (c.op == Op::set) pending_set_[c.target] = seq + 1;
-  else if (c.op == Op::add) pending_add_[c.target] = seq + 1;
+  if (!is_discrete(c.op)) open_[c.target] = seq + 1;
   else ++segment_;  // later sets and adds never merge across a discrete command
 }
 
@@ -72,11 +33,13 @@ void Outbox::push(const Command& c) {
     latest_[c.target] = c.value;
     has_latest_[c.target] = true;
   }
-  if (c.op == Op::set || c.op == Op::add) {
-    const std::uint64_t p = (c.op == Op::set ? pending_set_ : pending_add_)[c.target];
+  if (!is_discrete(c.op)) {
+    const std::uint64_t p = open_[c.target];
     if (p != 0 && p - 1 >= head_seq_) {
       Entry& e = queue_[p - 1 - head_seq_];
-      if (e.segment == segment_ || queue_.size() >= kSoftCap) {
+      // A set replaces a set or an add; an add sums only into an add.
+      if ((e.segment == segment_ || queue_.size() >= kSoftCap) && (c.op == Op::set || e.cmd.op == Op::add)) {
+        e.cmd.op = c.op;
         e.cmd.value = c.op == Op::set ? c.value : e.cmd.value + c.value;
         ++stats_.merged;
         return;
@@ -86,21 +49,19 @@ void Outbox::push(const Command& c) {
   append(c);
 }
 
-void Outbox::write_pending(std::string& out, const TargetTable& targets, std::size_t max_bytes) {
-  while (!queue_.empty() && out.size() < max_bytes) {
-    Entry e = queue_.front();
-    const std::uint64_t seq = head_seq_;
-    queue_.pop_front();
-    ++head_seq_;
-    if (e.cmd.op == Op::set && pending_set_[e.cmd.target] == seq + 1) pending_set_[e.cmd.target] = 0;
-    if (e.cmd.op == Op::add && pending_add_[e.cmd.target] == seq + 1) pending_add_[e.cmd.target] = 0;
-    if (e.cmd.op != Op::set) {
-      e.id = next_id_++;
-      unacked_.push_back(e);
-    }
-    append_command_line(out, e.cmd, targets, e.id);
-    ++stats_.sent;
+std::optional<Outgoing> Outbox::pop() {
+  if (queue_.empty()) return std::nullopt;
+  Entry e = queue_.front();
+  const std::uint64_t seq = head_seq_;
+  queue_.pop_front();
+  ++head_seq_;
+  if (!is_discrete(e.cmd.op) && open_[e.cmd.target] == seq + 1) open_[e.cmd.target] = 0;
+  if (e.cmd.op != Op::set) {
+    e.id = next_id_++;
+    unacked_.push_back(e);
   }
+  ++stats_.sent;
+  return Outgoing{e.cmd, e.id};
 }
 
 std::optional<Command> Outbox::ack(std::uint64_t id) {
@@ -117,12 +78,10 @@ std::optional<Command> Outbox::ack(std::uint64_t id) {
 }
 
 void Outbox::reindex() {
-  std::fill(pending_set_.begin(), pending_set_.end(), 0);
-  std::fill(pending_add_.begin(), pending_add_.end(), 0);
+  std::fill(open_.begin(), open_.end(), 0);
   for (std::size_t i = 0; i < queue_.size(); ++i) {
     const Entry& e = queue_[i];
-    if (e.cmd.op == Op::set) pending_set_[e.cmd.target] = head_seq_ + i + 1;
-    if (e.cmd.op == Op::add) pending_add_[e.cmd.target] = head_seq_ + i + 1;
+    if (!is_discrete(e.cmd.op)) open_[e.cmd.target] = head_seq_ + i + 1;
   }
 }
 
@@ -145,7 +104,7 @@ void Outbox::on_disconnect() {
 
 void Outbox::on_connect() {
   // Latest absolute values first, so re-sent discrete commands (a keyframe) see them.
-  Ring<Entry> rebuilt(queue_.size() + pending_set_.size());
+  Ring<Entry> rebuilt(queue_.size() + open_.size());
   ++segment_;
   for (std::uint32_t t = 0; t < latest_.size(); ++t) {
     if (!absolute_[t] || !has_latest_[t]) continue;

@@ -1,15 +1,16 @@
-// The outbound queue to Blender, coalescing as Contract 2 says:
-//  - an absolute set keeps only the newest value per path (never across a discrete command),
-//  - add deltas on the same path are summed,
-//  - toggle/keyframe/call are never merged or dropped.
+// The outbound queue to Blender, coalescing as the add-on does (docs/protocol.md,
+// "Ordering, coalescing and the drain"; both sides pass tests/data/contract2/coalescing.jsonl):
+//  - a set replaces a queued set or add on its path, at the older entry's place,
+//  - an add is summed into a queued add on its path,
+//  - toggle/keyframe/call are never merged or dropped, and each is a barrier for every path,
+//  - past kSoftCap pending commands, sets and adds merge across barriers too.
 // Adds and discrete commands are sent with an id and kept until the add-on acknowledges
 // them; after a reconnect they are sent again, after the latest value of every absolute
-// target. Pure: no I/O, no clock.
+// target. It holds values, not bytes (link_codec.cpp encodes them). Pure: no I/O, no clock.
 #pragma once
 
 #include <cstdint>
 #include <optional>
-#include <string>
 #include <vector>
 
 #include "bridge/command.hpp"
@@ -17,14 +18,19 @@
 
 namespace knoblink {
 
-/// Counters of the queue; dropped is zero for discrete commands, always.
+/// Counters of the queue. Nothing is ever dropped: a command is sent, or merged into one that is.
 struct OutboxStats {
   std::uint64_t pushed = 0;   ///< commands received from the mapping
   std::uint64_t merged = 0;   ///< absorbed into a pending command on the same path
   std::uint64_t sent = 0;     ///< lines written for the link
   std::uint64_t resent = 0;   ///< unacknowledged commands sent again after a reconnect
   std::uint64_t resynced = 0; ///< absolute values re-sent after a reconnect
-  std::uint64_t dropped = 0;  ///< never incremented: nothing is dropped
+};
+
+/// A command to write, with the id the add-on answers (0: a set, sent without one).
+struct Outgoing {
+  Command cmd;
+  std::uint64_t id = 0;
 };
 
 class Outbox final : public CommandSink {
@@ -45,8 +51,8 @@ class Outbox final : public CommandSink {
   /// Commands written but not yet acknowledged.
   std::size_t unacked() const { return unacked_.size(); }
 
-  /// Appends pending commands as NDJSON lines to out until it holds max_bytes or more.
-  void write_pending(std::string& out, const TargetTable& targets, std::size_t max_bytes);
+  /// Takes the oldest pending command for writing (tracked until acked unless it is a set).
+  std::optional<Outgoing> pop();
   /// The add-on answered id (ok or error); returns the command it belonged to.
   std::optional<Command> ack(std::uint64_t id);
   /// The connection dropped: unacknowledged commands go back to the front, in their order.
@@ -68,16 +74,12 @@ class Outbox final : public CommandSink {
   Ring<Entry> queue_{256};
   Ring<Entry> unacked_{256};
   std::uint64_t head_seq_ = 0;             ///< sequence number of queue_.front()
-  std::vector<std::uint64_t> pending_set_; ///< seq+1 of the pending set per target, 0 = none
-  std::vector<std::uint64_t> pending_add_;
+  std::vector<std::uint64_t> open_;        ///< seq+1 of the target's pending set or add, 0 = none
   std::vector<double> latest_;             ///< newest absolute value per target
   std::vector<bool> has_latest_, absolute_;
   std::uint64_t segment_ = 0;              ///< bumped by every discrete command
   std::uint64_t next_id_ = 1;
   OutboxStats stats_;
 };
-
-/// Appends one Contract 2 command line (with "id" when id != 0) to out.
-void append_command_line(std::string& out, const Command& c, const TargetTable& targets, std::uint64_t id);
 
 }  // namespace knoblink

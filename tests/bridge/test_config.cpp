@@ -84,7 +84,7 @@ TEST_CASE("each kind of mistake gets its own message") {
        "m.yaml:5:14: control name 'K1' is not valid; names match [a-z][a-z0-9_]{0,15}"},
       {"  - control: box.k1\n    set: context.object.__class__\n", "m.yaml:6:10: set 'context.object.__class__' is not a data path"},
       {"  - control: box.k1\n    set: bpy.data.objects[\"Cube\"]._x\n", "is not a data path"},
-      {"  - control: box.k1\n    set: os.system\n", "a data path starts with bpy.data"},
+      {"  - control: box.k1\n    set: os.system\n", "must start with bpy.data"},
       {"  - control: box.k1\n    set: context.scene.frame_current\n    to: [1, x]\n", "m.yaml:7:13: to must be a number"},
       {"  - control: box.k1\n    set: context.scene.frame_current\n    step: 2\n", "m.yaml:7:11: step goes only with add"},
       {"  - control: box.b1\n    press: {call: 'import os'}\n", "is not an operator id"},
@@ -112,19 +112,4 @@ TEST_CASE("device and blender sections are checked") {
   CHECK_THAT(errors_of("mappings: []\n")[0], Catch::Contains("m.yaml:1:1: no devices"));
   CHECK_THAT(errors_of("- a\n- b\n")[0], Catch::Contains("the file must be a mapping"));
   CHECK_THAT(load_config_file("/nonexistent/k.yaml").errors[0], Catch::Contains("/nonexistent/k.yaml:1:1: cannot open"));
-}
-
-TEST_CASE("data paths: Copy Full Data Path forms pass, code does not") {
-  std::string why;
-  for (const char* ok : {R"(bpy.data.objects["Cube"].location[0])", R"(bpy.data.scenes["Scene"].frame_current)",
-                         "context.active_object.rotation_euler[2]", "context.scene.frame_current",
-                         R"(bpy.data.materials["Mat \"1\""].node_tree.nodes["Principled BSDF"].inputs[0].default_value)"}) {
-    INFO(ok);
-    CHECK(check_data_path(ok, why));
-  }
-  for (const char* bad : {"__import__('os')", "context.scene.__class__", "bpy.data.objects[0]", "bpy.ops.wm.quit_blender()",
-                          "context.scene.frame_current; import os", R"(bpy.data.objects["Cube"]._private)"}) {
-    INFO(bad);
-    CHECK_FALSE(check_data_path(bad, why));
-  }
 }

@@ -87,5 +87,4 @@ TEST_CASE("a slow Blender gets the newest value, not a backlog, and every press"
   });
   loop.join();
   INFO("lines on the wire: " << lines);
-  CHECK(outbox.stats().dropped == 0);
 }

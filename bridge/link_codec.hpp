@@ -1,0 +1,69 @@
+// Contract 2 on the bridge's side (docs/protocol.md): every line the bridge writes to the
+// add-on and every line it reads back, as plain values. Pure: no I/O, no clock. The link
+// (blender_link.cpp) only moves the bytes; the outbox (outbox.cpp) only holds values.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "bridge/command.hpp"
+
+namespace knoblink::codec {
+
+/// The longest line either side sends (64 KiB, without the newline).
+inline constexpr std::size_t kMaxLine = 64 * 1024;
+/// Protocol version in the hello.
+inline constexpr int kProtocol = 1;
+
+/// Appends the hello line: {"hello":1,"client":...[,"token":...]}.
+void append_hello(std::string& out, std::string_view client, std::string_view token);
+/// Appends one command line (with "id" when id != 0). Never allocates beyond out's growth:
+/// the target's JSON text comes from the TargetTable.
+void append_command(std::string& out, const Command& c, const TargetTable& targets, std::uint64_t id);
+
+/// One line from the add-on.
+struct Answer {
+  enum class Kind {
+    hello,      ///< the hello answer: server, blender
+    ok,         ///< {"id":N,"ok":true}
+    error,      ///< {"id":N,"error":code,"message":...} (has_id false: about a line, not a command)
+    value,      ///< {"ev":"value","path":P,"value":V}: number (vectors: 1 if any element is non-zero) or nullopt
+    other,      ///< valid JSON this bridge has no use for (a newer add-on's event)
+    malformed,  ///< not a JSON object; message says what it was
+  };
+  Kind kind = Kind::other;
+  bool has_id = false;
+  std::uint64_t id = 0;
+  std::string server, blender;  ///< hello
+  std::string code, message;    ///< error (message also for malformed)
+  std::string path;             ///< value
+  std::optional<double> value;  ///< value
+};
+
+/// Decodes one line (without its newline).
+Answer decode_answer(std::string_view line);
+
+/// Splits a byte stream into lines of at most kMaxLine bytes (the add-on's framing): a
+/// longer line is reported once through on_oversize and skipped up to its newline.
+class LineReader {
+ public:
+  explicit LineReader(std::size_t max_line = kMaxLine) : max_(max_line) {}
+  /// Feeds bytes; calls on_line for each complete line (without "\n"). on_line returns
+  /// false to stop at once (the connection ended); feed then returns false too.
+  bool feed(std::string_view data, const std::function<bool(std::string_view)>& on_line,
+            const std::function<void(std::size_t)>& on_oversize);
+  void reset() {
+    line_.clear();
+    discarding_ = false;
+  }
+
+ private:
+  std::size_t max_;
+  std::string line_;
+  bool discarding_ = false;
+};
+
+}  // namespace knoblink::codec
