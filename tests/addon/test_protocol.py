@@ -4,6 +4,7 @@ thread on a real socket (server.py)."""
 
 import json
 import socket
+import threading
 import time
 
 import pytest
@@ -279,6 +280,28 @@ def test_server_hello_ping_and_queueing(srv):
     assert (e.cmd.op, e.value, e.replies[0][1]) == ("set", 4, 1)
     srv.post(e.replies[0][0], {"id": 1, "ok": True})
     assert c.reply(1) == {"id": 1, "ok": True}
+
+
+def test_server_post_from_other_threads_wakes_the_loop_at_once(srv):
+    c = Client(srv.port)
+    conn = srv.clients[0]
+    late = []
+    for i in range(40):  # each post from an idle loop: sent at once, not at the 0.1 s select timeout
+        t = time.monotonic()
+        threading.Thread(target=srv.post, args=(conn, {"ev": "t", "i": i})).start()
+        c.wait(lambda m, i=i: m.get("i") == i, timeout=2)
+        late += [i] if time.monotonic() - t > 0.05 else []
+        time.sleep(0.005)
+    assert len(late) <= 2, late  # a loaded machine may delay one or two
+    posters = [threading.Thread(target=lambda k=k: [srv.post(conn, {"k": k, "n": n}) for n in range(200)])
+               for k in range(4)]
+    for th in posters:
+        th.start()
+    for th in posters:
+        th.join()
+    for k in range(4):
+        for n in range(200):
+            c.wait(lambda m, k=k, n=n: m.get("k") == k and m.get("n") == n, timeout=5)
 
 
 def test_server_errors_keep_the_connection(srv):
