@@ -28,9 +28,10 @@ class CommandQueue:
 
     Coalescing (Contract 2), per path, among entries not yet popped:
     a set replaces a pending set/add on the same path (newest value wins,
-    keeping the older entry's place); an add is summed into a pending add;
-    any other command on a path closes that path's open entry, and call or
-    batch close all, so no set is moved across a discrete command."""
+    keeping the older entry's place); an add is summed into a pending add.
+    Every other command (toggle, keyframe, call, batch, watch, unwatch) is a
+    barrier for every path: paths overlap (location and location[0]), so no
+    set or add is merged across a discrete command on any path."""
 
     def __init__(self, capacity=65536):
         self.capacity = capacity
@@ -65,10 +66,7 @@ class CommandQueue:
                 self._q.append(e)
                 self._open[key] = e
                 return
-            if op == "call" or op == "batch":
-                self._open.clear()
-            elif cmd.path is not None:
-                self._open.pop(cmd.path.text, None)
+            self._open.clear()
             self._q.append(Entry(cmd, conn))
 
     def pop(self):

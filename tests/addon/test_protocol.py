@@ -232,6 +232,24 @@ def test_queue_call_is_a_barrier_for_every_path():
     assert [e[0] for e in drain(q)] == ["set", "call", "set", "call"]
 
 
+@pytest.mark.parametrize("barrier", [
+    {"op": "toggle", "path": "context.scene.render.use_border"},
+    {"op": "keyframe", "path": "context.object.location"},
+    {"op": "watch", "path": "context.object.location"},
+    {"op": "unwatch", "path": "context.object.location"},
+    {"op": "batch", "ops": [{"op": "ping"}]},
+])
+def test_queue_every_discrete_command_is_a_barrier_for_every_path(barrier):
+    q = CommandQueue()
+    push(q, op="set", path=A, value=1)
+    push(q, op="add", path=B, value=1)
+    push(q, **barrier)
+    push(q, op="set", path=A, value=2)
+    push(q, op="add", path=B, value=1)
+    assert [(e[0], e[2]) for e in drain(q)] == [("set", 1), ("add", 1), (barrier["op"], None),
+                                                ("set", 2), ("add", 1)]
+
+
 def test_queue_popped_entry_no_longer_merges():
     q = CommandQueue()
     push(q, op="set", path=A, value=1)
