@@ -58,9 +58,9 @@ def main():
         if mod is None:
             sys.exit(f"run_knoblink: could not enable the {ADDON} add-on "
                      f"(BLENDER_USER_SCRIPTS={os.environ.get('BLENDER_USER_SCRIPTS')!r})")
-    if mod.apply.current is None or mod.apply.current.server is None:
-        sys.exit("run_knoblink: the add-on is not listening: "
-                 + (mod.apply.current.error if mod.apply.current else "not started"))
+    link = mod.link.running()
+    if link is None or link.server is None:
+        sys.exit("run_knoblink: the add-on is not listening: " + (link.error if link else "not started"))
 
     if not bpy.app.background:
         def quit_when_asked():
@@ -73,7 +73,7 @@ def main():
 
     while not stop.is_set():
         mod.pump()
-        link = mod.apply.current
+        link = mod.link.running()
         if link is None or not len(link.queue):
             stop.wait(0.005)
     addon_utils.disable(ADDON, default_set=False)

@@ -55,7 +55,7 @@ def view3d():
 
 def link_status():
     mod = sys.modules.get("knoblink")
-    link = mod and mod.apply.current
+    link = mod and mod.link.running()
     if link is None or link.server is None:
         return 0, 0.0
     return len(link.server.clients), link.rate

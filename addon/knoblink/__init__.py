@@ -18,7 +18,7 @@ import os
 
 import bpy
 
-from . import apply, ui
+from . import link, ui
 
 classes = (
     ui.KNOBLINK_AP_preferences,
@@ -33,10 +33,10 @@ _ENV = {"port": "KNOBLINK_PORT", "host": "KNOBLINK_BIND", "token": "KNOBLINK_TOK
 def settings():
     """Settings from the preferences (defaults if not stored yet), then env."""
     addon = bpy.context.preferences.addons.get(__package__)
-    s = apply.Settings()
+    s = link.Settings()
     if addon is not None and addon.preferences is not None:
         p = addon.preferences
-        s = apply.Settings(p.bind_address, p.port, p.token, p.max_clients, p.tick_budget_ms,
+        s = link.Settings(p.bind_address, p.port, p.token, p.max_clients, p.tick_budget_ms,
                            ui.allowed_operators(p))
     if os.environ.get(_ENV["port"]):
         s.port = int(os.environ[_ENV["port"]])
@@ -47,16 +47,16 @@ def settings():
 
 def pump(budget_s=None):
     """Drain once (background Blender / bpy module, where timers never fire)."""
-    return apply.pump(budget_s)
+    return link.pump(budget_s)
 
 
 def register():
     for cls in classes:
         bpy.utils.register_class(cls)
-    apply.start(settings())
+    link.start(settings())
 
 
 def unregister():
-    apply.stop()
+    link.stop()
     for cls in reversed(classes):
         bpy.utils.unregister_class(cls)

@@ -1,26 +1,14 @@
-"""The only module that touches bpy: resolves data paths, applies queued
-commands on the main thread within a per-tick time budget, sends watch
-feedback, groups gestures into undo steps, and owns the timer."""
+"""The bpy work of the drain, on the main thread only: resolves data paths
+to targets, writes them, inserts keyframes, calls operators, reads watched
+values, pushes undo steps and tags the sidebar for redraw. Every failure is
+a ProtocolError. What to apply when, replies and watches are link.py's."""
 
 import contextlib
-import sys
-import time
 
 import bpy
 
-from . import protocol
+from . import protocol, values
 from .protocol import ProtocolError
-from .server import Server
-
-
-class Settings:
-    """What the link runs with (preferences, possibly overridden by env)."""
-
-    def __init__(self, host="127.0.0.1", port=9876, token="", max_clients=8, budget_ms=2.0,
-                 operators=protocol.DEFAULT_OPERATORS):
-        self.host, self.port, self.token, self.max_clients = host, port, token, max_clients
-        self.budget_ms = budget_ms
-        self.operators = frozenset(operators)
 
 
 # ---------------------------------------------------------------- targets
@@ -150,19 +138,19 @@ def read(t):
             v = v[t.index]
         elif isinstance(v, bpy.types.bpy_struct):
             v = getattr(v, "name", None)
-    return protocol.json_value(v)
+    return values.json_value(v)
 
 
 def write(t, value, clamp=False):
     """Coerce value to the target's type, range-check (or clamp) it, set it."""
     if t.key is None and t.struct.is_property_readonly(t.prop):
         raise ProtocolError("read_only", f"{t.path} is read-only")
-    v = protocol.coerce_target(value, t.kind, t.length, t.path)
+    v = values.coerce_target(value, t.kind, t.length, t.path)
     if t.kind == "FLOAT" or t.kind == "INT":
         if clamp:
             v = min(max(v, t.lo), t.hi)
         else:
-            protocol.check_range(v, t.lo, t.hi, t.path)
+            values.check_range(v, t.lo, t.hi, t.path)
     try:
         if t.key is not None:
             t.struct[t.key] = v
@@ -184,6 +172,11 @@ def _current_number(t):
         getattr(t.struct, t.prop) if t.index is None else getattr(t.struct, t.prop)[t.index])
 
 
+def add(t, delta):
+    """current + delta, clamped to the hard range (an encoder stops at the end)."""
+    write(t, _current_number(t) + delta, clamp=True)
+
+
 def toggle(t):
     if t.length or t.kind not in ("BOOLEAN", "INT") or (t.kind == "INT" and t.key is None):
         raise ProtocolError("wrong_type", f"{t.path}: toggle needs a bool (or a 0/1 custom property)")
@@ -193,7 +186,7 @@ def toggle(t):
 
 
 def keyframe(t):
-    data_path = t.prop if t.key is None else f"[{protocol._quote(t.key)}]"
+    data_path = t.prop if t.key is None else f"[{protocol.quote(t.key)}]"
     try:
         ok = t.struct.keyframe_insert(data_path, index=-1 if t.index is None else t.index)
     except (TypeError, RuntimeError) as e:
@@ -239,264 +232,54 @@ def call_operator(name, args, allowed):
         raise ProtocolError("operator_failed", f"{name} was cancelled")
 
 
-# ---------------------------------------------------------------- the link
-
-_UNSENT = object()
-
-
-class Link:
-    """Server + queue + the main-thread drain. One per running add-on."""
-
-    def __init__(self, settings, log=None):
-        self.settings = settings
-        self.log = log or (lambda msg: print(f"knoblink: {msg}", file=sys.stderr, flush=True))
-        self.queue = protocol.CommandQueue()
-        self.gestures = protocol.GestureTracker()
-        self.roots = Roots()
-        self.server = None
-        self.watches = {}  # connection -> {path text: [ParsedPath, last value sent]}
-        self.error = ""
-        self.applied = 0
-        self.rate = 0.0
-        self.last_tick_ms = 0.0  # the whole last drain
-        self.last_apply_ms = 0.0  # its command loop (what the budget bounds)
-        self.last_undo_ms = 0.0  # the last undo push (one per gesture, outside the budget)
-        self._rate_t, self._rate_n = time.monotonic(), 0
-        self._now = 0.0
-        self._shown, self._shown_t = None, 0.0
-
-    # ------------------------------------------------------------ lifecycle
-    def start(self):
-        s = self.settings
-        try:
-            self.server = Server(self.queue, s.host, s.port, s.token, s.max_clients,
-                                 {"blender": bpy.app.version_string}, self.log)
-            self.server.start()
-        except (OSError, ValueError) as e:
-            self.server = None
-            self.error = f"not listening: {e}"
-            self.log(self.error)
-            return False
-        print(f"knoblink-addon listening on {self.server.address}", flush=True)
-        return True
-
-    def stop(self):
-        if self.server is not None:
-            t0 = time.perf_counter()
-            self.server.stop()
-            self.log(f"stopped listening on {self.server.address} "
-                     f"({(time.perf_counter() - t0) * 1000:.0f} ms)")
-            self.server = None
-
-    @property
-    def last_error(self):
-        server_error = self.server.last_error if self.server else ""
-        return self.error or server_error
-
-    # ------------------------------------------------------------ the drain
-    def drain(self, budget_s=None):
-        """Apply queued commands until the queue is empty or budget_s passes
-        (at least one per call), then undo steps and watches. Returns the
-        number of queue entries applied."""
-        clock = time.perf_counter
-        t0 = clock()
-        deadline = t0 + (self.settings.budget_ms / 1000.0 if budget_s is None else budget_s)
-        self._now = time.monotonic()
-        self.roots.forget()
-        n = 0
-        pop = self.queue.pop
-        while True:
-            e = pop()
-            if e is None:
-                break
-            self._apply_entry(e)
-            n += 1
-            if clock() >= deadline:
-                break
-        self.last_apply_ms = (clock() - t0) * 1000.0
-        due = self.gestures.due(self._now)
-        if due:
-            t_undo = clock()
-            self._undo_push(due)
-            self.last_undo_ms = (clock() - t_undo) * 1000.0
-        if self.watches:
-            self._check_watches()
-        self.roots.forget()  # never keep bpy pointers past the tick
-        self.applied += n
-        self._rate_n += n
-        if self._now - self._rate_t >= 1.0:
-            self.rate = self._rate_n / (self._now - self._rate_t)
-            self._rate_t, self._rate_n = self._now, 0
-        self.last_tick_ms = (clock() - t0) * 1000.0
-        return n
-
-    def tick(self):
-        """The bpy.app.timers callback; never raises. Returns the next interval."""
-        try:
-            self.drain()
-            if not bpy.app.background:
-                self._redraw_panel()
-        except Exception as e:  # keep the timer alive; say what broke
-            self.error = f"drain failed: {e!r}"
-            self.log(self.error)
-        if len(self.queue):
-            return 0.0
-        return 0.005 if self.server is not None and self.server.clients else 0.05
-
-    def _reply(self, replies, err=None):
-        post = self.server.post if self.server is not None else None
-        if post is None:
-            return
-        seen = set()
-        for conn, cid in replies:
-            if err is None:
-                if cid is not None:
-                    post(conn, {"id": cid, "ok": True})
-            elif cid is not None or conn not in seen:
-                seen.add(conn)
-                post(conn, protocol.error_reply(err.code, err.message, cid))
-        if err is not None:
-            self.error = f"{err.code}: {err.message}"
-
-    def _apply_entry(self, e):
-        cmd = e.cmd
-        if cmd.op == "batch":
-            self._apply_batch(cmd, e.replies[0][0])
-            return
-        try:
-            self._run(cmd, e.value, e.replies[0][0])
-        except ProtocolError as err:
-            self._reply(e.replies, err)
-        else:
-            self._reply(e.replies)
-
-    def _apply_batch(self, cmd, conn):
-        first = None
-        for i, sub in enumerate(cmd.ops):
-            try:
-                self._run(sub, sub.value, conn)
-            except ProtocolError as err:
-                err = ProtocolError(err.code, f"ops[{i}]: {err.message}")
-                if sub.id is not None or cmd.id is None:
-                    self._reply([(conn, sub.id)], err)
-                first = first or err
-            else:
-                self._reply([(conn, sub.id)])
-        if cmd.id is not None:
-            self._reply([(conn, cmd.id)], first)
-
-    def _run(self, cmd, value, conn):
-        """Apply one command; every failure becomes a ProtocolError."""
-        try:
-            self._apply(cmd, value, conn)
-        except ProtocolError:
-            raise
-        except Exception as e:
-            raise ProtocolError("internal", f"{cmd.op} {cmd.path.text if cmd.path else cmd.operator}: "
-                                f"{e!r}") from None
-
-    def _apply(self, cmd, value, conn):
-        op = cmd.op
-        if op == "call":
-            self.roots.forget()
-            call_operator(cmd.operator, cmd.args, self.settings.operators)
-            self.roots.forget()
-            return
-        if op == "ping":
-            return
-        p = cmd.path
-        if op == "unwatch":
-            self.watches.get(conn, {}).pop(p.text, None)
-            return
-        t = resolve(p, self.roots)
-        if op == "set":
-            write(t, value)
-            if t.kind == "STRING":  # may have renamed a data-block
-                self.roots.forget()
-            self.gestures.touch(p.text, self._now)
-        elif op == "add":
-            cur = _current_number(t)
-            write(t, cur + value, clamp=True)
-            self.gestures.touch(p.text, self._now)
-        elif op == "toggle":
-            toggle(t)
-            self.gestures.end(p.text)
-        elif op == "keyframe":
-            keyframe(t)
-            self.gestures.end(p.text)
-        elif op == "watch":
-            read(t)
-            self.watches.setdefault(conn, {})[p.text] = [p, _UNSENT]
-
-    # ------------------------------------------------------------ feedback
-    def _check_watches(self):
-        post = self.server.post if self.server is not None else None
-        for conn in list(self.watches):
-            if conn.closed or post is None:
-                del self.watches[conn]
-                continue
-            for text, w in self.watches[conn].items():
-                try:
-                    v = read(resolve(w[0], self.roots))
-                except (ProtocolError, ReferenceError, KeyError, IndexError):
-                    v = None
-                if w[1] is _UNSENT or v != w[1]:
-                    w[1] = v
-                    post(conn, {"ev": "value", "path": text, "value": v})
-
-    def _undo_push(self, paths):
-        names = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
-        try:
-            with _override():
-                if bpy.ops.ed.undo_push.poll():
-                    bpy.ops.ed.undo_push(message=f"KnobLink: {names}")
-        except (RuntimeError, TypeError) as e:
-            self.error = f"undo push failed: {e}"
-
-    def _redraw_panel(self):
-        shown = (len(self.server.clients) if self.server else 0, round(self.rate), len(self.queue),
-                 self.last_error)
-        if shown == self._shown or self._now - self._shown_t < 0.5:
-            return
-        self._shown, self._shown_t = shown, self._now
-        for win in bpy.context.window_manager.windows:
-            for area in win.screen.areas:
-                if area.type == "VIEW_3D":
-                    for region in area.regions:
-                        if region.type == "UI":
-                            region.tag_redraw()
+def run(cmd, value, roots, operators):
+    """Apply one set, add, toggle, keyframe or call to Blender (value: the
+    possibly coalesced value of a set/add); raises ProtocolError. Forgets
+    cached roots after anything that may rename, free or re-point them."""
+    op = cmd.op
+    if op == "call":
+        roots.forget()
+        call_operator(cmd.operator, cmd.args, operators)
+        roots.forget()
+        return
+    t = resolve(cmd.path, roots)
+    if op == "set":
+        write(t, value)
+        if t.kind == "STRING":  # may have renamed a data-block
+            roots.forget()
+    elif op == "add":
+        add(t, value)
+    elif op == "toggle":
+        toggle(t)
+    elif op == "keyframe":
+        keyframe(t)
+    else:
+        raise ProtocolError("internal", f"run() got {op!r}")
 
 
-# ---------------------------------------------------------------- module state
-
-current = None  # the running Link, for the timer, the panel and pump()
-
-
-def _timer():
-    return current.tick() if current is not None else None
-
-
-def start(settings):
-    """Start the link and its timer (register())."""
-    global current
-    stop()
-    current = Link(settings)
-    current.start()
-    if not bpy.app.timers.is_registered(_timer):
-        bpy.app.timers.register(_timer, first_interval=0.0, persistent=True)
-    return current
+def watched_value(p, roots):
+    """The value a watch on p reports: JSON data, or None while p does not resolve."""
+    try:
+        return read(resolve(p, roots))
+    except (ProtocolError, ReferenceError, KeyError, IndexError):
+        return None
 
 
-def stop():
-    """Stop the timer and the server (unregister())."""
-    global current
-    if bpy.app.timers.is_registered(_timer):
-        bpy.app.timers.unregister(_timer)
-    if current is not None:
-        current.stop()
-        current = None
+def undo_push(message):
+    """One undo step named message (with a window context when there is one)."""
+    try:
+        with _override():
+            if bpy.ops.ed.undo_push.poll():
+                bpy.ops.ed.undo_push(message=message)
+    except (RuntimeError, TypeError) as e:
+        raise ProtocolError("internal", f"undo push failed: {e}") from None
 
 
-def pump(budget_s=None):
-    """One drain, for background Blender where timers never fire."""
-    return current.drain(budget_s) if current is not None else 0
+def redraw_sidebars():
+    """Tag the 3D views' sidebars (the KnobLink panel) for redraw."""
+    for win in bpy.context.window_manager.windows:
+        for area in win.screen.areas:
+            if area.type == "VIEW_3D":
+                for region in area.regions:
+                    if region.type == "UI":
+                        region.tag_redraw()

@@ -1,15 +1,14 @@
-"""Contract 2 without Blender: line framing, JSON commands, data paths, value
-coercion, the coalescing command queue and undo-gesture timing.
+"""Contract 2's wire format without Blender: line framing, JSON decoding,
+commands, the hello, error codes, and the data-path and operator-name
+grammar (shared with the bridge through tests/data/contract2/).
 
-Nothing here imports bpy or reads a clock: callers pass time in.
+Nothing here imports bpy or reads a clock. Value coercion is in values.py,
+the coalescing queue and undo gestures in cmdqueue.py.
 """
 
-import collections
 import hmac
 import json
-import math
 import re
-import threading
 
 VERSION = "0.1.0"
 PROTOCOL = 1
@@ -21,6 +20,7 @@ ERROR_CODES = {
     "bad_request": "a field is missing or has the wrong JSON type",
     "unknown_op": "the op is not one of Contract 2's ops",
     "line_too_long": "the line exceeds 64 KiB; it is discarded up to its newline",
+    "incomplete_line": "the client stopped in the middle of a line; the partial line is discarded",
     "hello_required": "the first line was not a hello (the connection closes)",
     "bad_version": "the hello names a protocol version this add-on does not speak (closes)",
     "bad_token": "the hello token is missing or wrong (the connection closes)",
@@ -153,7 +153,9 @@ _PATH_CACHE = {}
 _PATH_CACHE_MAX = 4096
 
 
-def _quote(s):
+def quote(s):
+    """s as a double-quoted RNA key (backslash and quote escaped): the form
+    path_resolve() and keyframe_insert() take inside [...]."""
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
@@ -166,7 +168,7 @@ def rna_path(segments):
         elif kind == "index":
             parts.append(f"[{v}]")
         else:
-            parts.append(f"[{_quote(v)}]")
+            parts.append(f"[{quote(v)}]")
     return "".join(parts)
 
 
@@ -192,11 +194,11 @@ def _tokens(text, pos):
 def parse_path(text):
     """Parse a Contract 2 data path; raises ProtocolError("bad_path") naming
     what is wrong. Results are cached (they are immutable)."""
+    if not isinstance(text, str):  # before the cache: a list or dict is not hashable
+        raise ProtocolError("bad_request", "path must be a string")
     hit = _PATH_CACHE.get(text)
     if hit is not None:
         return hit
-    if not isinstance(text, str):
-        raise ProtocolError("bad_request", "path must be a string")
     if len(text) > 1024:
         raise ProtocolError("bad_path", f"path is {len(text)} characters; at most 1024")
     m = _ROOT.match(text)
@@ -304,6 +306,12 @@ def _check_value(v, where):
 _OPERATOR = re.compile(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*")
 
 
+def is_operator_name(name):
+    """Whether name is an operator id as `call` takes it ("screen.animation_play");
+    the allow-list in the preferences is checked later, when it is applied."""
+    return isinstance(name, str) and _OPERATOR.fullmatch(name) is not None
+
+
 def parse_command(obj, nested=False):
     """dict -> Command; raises ProtocolError naming the bad field."""
     if "id" in obj and request_id(obj) is None:
@@ -329,7 +337,7 @@ def parse_command(obj, nested=False):
         cmd.value = v
     elif op == "call":
         name = obj.get("operator")
-        if not isinstance(name, str) or not _OPERATOR.fullmatch(name):
+        if not is_operator_name(name):
             raise ProtocolError("bad_request", "call needs \"operator\" like \"screen.animation_play\"")
         args = obj.get("args", {})
         if not isinstance(args, dict):
@@ -370,169 +378,3 @@ def check_hello(obj, token):
         if not isinstance(got, str) or not hmac.compare_digest(got.encode(), token.encode()):
             return ProtocolError("bad_token", "token missing or wrong")
     return None
-
-
-# ---------------------------------------------------------------- values
-
-def round_half_away(v):
-    """Round to the nearest int, .5 away from zero (2.5 -> 3, -2.5 -> -3)."""
-    return int(math.copysign(math.floor(abs(v) + 0.5), v))
-
-
-def coerce(value, kind, path_text):
-    """Coerce one JSON value to an RNA kind (FLOAT, INT, BOOLEAN, ENUM, STRING)."""
-    if kind in ("FLOAT", "INT", "BOOLEAN"):
-        if isinstance(value, str):
-            raise ProtocolError("wrong_type", f"{path_text} is {kind.lower()}; got string {value[:40]!r}")
-        if kind == "FLOAT":
-            return float(value)
-        if kind == "INT":
-            return round_half_away(value)
-        return value != 0
-    if kind in ("ENUM", "STRING"):
-        if not isinstance(value, str):
-            raise ProtocolError("wrong_type", f"{path_text} is {kind.lower()}; got {json.dumps(value)}")
-        return value
-    raise ProtocolError("wrong_type", f"{path_text} is a {kind.lower()} property; only numbers, bools, "
-                        "enums and strings can be set")
-
-
-def coerce_target(value, kind, length, path_text):
-    """Coerce a JSON value to a scalar target (length 0) or a whole array of length."""
-    if length:
-        if not isinstance(value, list) or len(value) != length:
-            raise ProtocolError("wrong_type", f"{path_text} is an array of {length}; "
-                                f"send a list of {length} numbers or index one element")
-        return [coerce(v, kind, path_text) for v in value]
-    if isinstance(value, list):
-        raise ProtocolError("wrong_type", f"{path_text} is a single {kind.lower()}; got a list")
-    return coerce(value, kind, path_text)
-
-
-def check_range(value, lo, hi, path_text):
-    """Raise out_of_range unless every number in value is within [lo, hi]."""
-    for v in value if isinstance(value, list) else (value,):
-        if not isinstance(v, bool) and (v < lo or v > hi):
-            raise ProtocolError("out_of_range", f"{v} is outside {path_text}'s range [{_num(lo)}, {_num(hi)}]")
-
-
-def _num(x):
-    return str(int(x)) if math.isfinite(x) and x == int(x) and abs(x) < 1e15 else f"{x:g}"
-
-
-def json_value(v):
-    """A Blender value as JSON: sequences to lists, non-finite floats to null."""
-    if isinstance(v, float):
-        return v if math.isfinite(v) else None
-    if isinstance(v, (bool, int, str)) or v is None:
-        return v
-    if isinstance(v, (set, frozenset)):
-        return sorted(v)
-    try:
-        return [json_value(x) for x in v]
-    except TypeError:
-        return str(v)
-
-
-# ---------------------------------------------------------------- queue
-
-class Entry:
-    """A queued command and everyone waiting for its outcome: replies is a
-    list of (connection, id or None) merged into this entry."""
-
-    __slots__ = ("cmd", "value", "replies")
-
-    def __init__(self, cmd, conn):
-        self.cmd = cmd
-        self.value = cmd.value
-        self.replies = [(conn, cmd.id)]
-
-
-class CommandQueue:
-    """Bounded FIFO between the socket thread (push) and the main thread (pop).
-
-    Coalescing (Contract 2), per path, among entries not yet popped:
-    a set replaces a pending set/add on the same path (newest value wins,
-    keeping the older entry's place); an add is summed into a pending add;
-    any other command on a path closes that path's open entry, and call or
-    batch close all, so no set is moved across a discrete command."""
-
-    def __init__(self, capacity=65536):
-        self.capacity = capacity
-        self._q = collections.deque()
-        self._open = {}
-        self._lock = threading.Lock()
-        self.received = 0
-        self.merged = 0
-
-    def __len__(self):
-        return len(self._q)
-
-    def full(self):
-        return len(self._q) >= self.capacity
-
-    def push(self, cmd, conn):
-        op = cmd.op
-        with self._lock:
-            self.received += 1
-            if op == "set" or op == "add":
-                key = cmd.path.text
-                e = self._open.get(key)
-                if e is not None and (op == "set" or e.cmd.op == "add"):
-                    if op == "set":
-                        e.cmd, e.value = cmd, cmd.value
-                    else:
-                        e.value += cmd.value
-                    e.replies.append((conn, cmd.id))
-                    self.merged += 1
-                    return
-                e = Entry(cmd, conn)
-                self._q.append(e)
-                self._open[key] = e
-                return
-            if op == "call" or op == "batch":
-                self._open.clear()
-            elif cmd.path is not None:
-                self._open.pop(cmd.path.text, None)
-            self._q.append(Entry(cmd, conn))
-
-    def pop(self):
-        """The oldest entry, or None; once popped it no longer merges."""
-        with self._lock:
-            if not self._q:
-                return None
-            e = self._q.popleft()
-            if e.cmd.path is not None and self._open.get(e.cmd.path.text) is e:
-                del self._open[e.cmd.path.text]
-            return e
-
-
-class GestureTracker:
-    """Groups changes into undo steps: a path's gesture ends once it has rested
-    `rest` seconds. Discrete commands end their gesture at once."""
-
-    def __init__(self, rest=0.3):
-        self.rest = rest
-        self._last = {}
-        self._now_due = []
-
-    def touch(self, key, now):
-        self._last[key] = now
-
-    def end(self, key):
-        """A discrete change on key: due at the next due() call."""
-        self._last.pop(key, None)
-        self._now_due.append(key)
-
-    def pending(self):
-        return len(self._last) + len(self._now_due)
-
-    def due(self, now):
-        """Keys whose gesture ended, in order; they are forgotten."""
-        out = self._now_due
-        self._now_due = []
-        for key, t in list(self._last.items()):
-            if now - t >= self.rest:
-                del self._last[key]
-                out.append(key)
-        return out

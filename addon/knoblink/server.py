@@ -76,6 +76,14 @@ class Server:
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
+        # _wake_pending: a wake-up byte is in the socket pair and the loop has not emptied it.
+        # post() sets it from any thread (the main thread's replies, this thread's own), the
+        # loop clears it: a read-test-write from two threads. _wake_lock makes "test, set and
+        # send" and "empty and clear" one step each, so at most one byte is in flight and the
+        # flag is never True without a byte on its way (which would leave a reply waiting for
+        # the 0.1 s select timeout). Without it this relied on the GIL's scheduling; it would
+        # not hold on a free-threaded Python.
+        self._wake_lock = threading.Lock()
         self._wake_pending = False
 
     @property
@@ -131,14 +139,27 @@ class Server:
         self._wake()
 
     def _wake(self):
-        if not self._wake_pending:
+        with self._wake_lock:
+            if self._wake_pending:
+                return
             self._wake_pending = True
             try:
-                self._wake_w.send(b"\0")
+                self._wake_w.send(b"\0")  # non-blocking, one byte: never waits under the lock
             except OSError:
                 pass
 
     # ------------------------------------------------------------ the thread
+    def _clear_wake(self):
+        """Empty the wake socket and clear the flag, as one step under the lock:
+        a post() after this sends a new byte and wakes the loop again."""
+        with self._wake_lock:
+            try:
+                while self._wake_r.recv(4096):
+                    pass
+            except (BlockingIOError, InterruptedError):
+                pass
+            self._wake_pending = False
+
     def _run(self):
         try:
             while not self._stop.is_set():
@@ -152,12 +173,7 @@ class Server:
                     if key.data == "listen":
                         self._accept()
                     elif key.data == "wake":
-                        try:
-                            while self._wake_r.recv(4096):
-                                pass
-                        except (BlockingIOError, InterruptedError):
-                            pass
-                        self._wake_pending = False  # after emptying: a later post wakes again
+                        self._clear_wake()
                     elif mask & selectors.EVENT_READ:
                         self._read(key.data)
                 self._flush_all()

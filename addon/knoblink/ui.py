@@ -2,20 +2,20 @@
 
 import bpy
 
-from . import apply, protocol
+from . import link, protocol
 
 
 def _restart(_self=None, _context=None):
     from . import settings  # late: __init__ defines it from these preferences
-    apply.start(settings())
+    link.start(settings())
 
 
 def _live(self, _context):
     """Budget and allow-list apply to the running link without a restart."""
-    link = apply.current
-    if link is not None:
-        link.settings.budget_ms = self.tick_budget_ms
-        link.settings.operators = frozenset(allowed_operators(self))
+    running = link.running()
+    if running is not None:
+        running.settings.budget_ms = self.tick_budget_ms
+        running.settings.operators = frozenset(allowed_operators(self))
 
 
 def allowed_operators(prefs):
@@ -58,17 +58,18 @@ class KNOBLINK_AP_preferences(bpy.types.AddonPreferences):
 
 
 def _status(layout):
-    link = apply.current
-    if link is None or link.server is None:
-        layout.label(text="Not listening" + (f": {link.error}" if link and link.error else ""), icon="ERROR")
+    running = link.running()
+    if running is None or running.server is None:
+        why = f": {running.error}" if running and running.error else ""
+        layout.label(text="Not listening" + why, icon="ERROR")
         layout.operator(KNOBLINK_OT_restart.bl_idname)
         return
-    srv = link.server
+    srv = running.server
     layout.label(text=f"Listening on {srv.address}", icon="LINKED")
     layout.label(text=f"Clients: {len(srv.clients)}/{srv.max_clients}")
-    layout.label(text=f"Commands/s: {link.rate:.0f}   Queue: {len(link.queue)}")
-    if link.last_error:
-        layout.label(text=f"Last error: {link.last_error}", icon="ERROR")
+    layout.label(text=f"Commands/s: {running.rate:.0f}   Queue: {len(running.queue)}")
+    if running.last_error:
+        layout.label(text=f"Last error: {running.last_error}", icon="ERROR")
 
 
 class KNOBLINK_OT_restart(bpy.types.Operator):
@@ -78,11 +79,11 @@ class KNOBLINK_OT_restart(bpy.types.Operator):
 
     def execute(self, _context):
         _restart()
-        link = apply.current
-        if link is None or link.server is None:
-            self.report({"ERROR"}, f"KnobLink: {link.error if link else 'not started'}")
+        running = link.running()
+        if running is None or running.server is None:
+            self.report({"ERROR"}, f"KnobLink: {running.error if running else 'not started'}")
             return {"CANCELLED"}
-        self.report({"INFO"}, f"KnobLink listening on {link.server.address}")
+        self.report({"INFO"}, f"KnobLink listening on {running.server.address}")
         return {"FINISHED"}
 
 

@@ -27,7 +27,7 @@ ROUNDS, PATHS, STREAM = 30, 1800, 200_000
 
 def main():
     mod = addon_utils.enable("knoblink", default_set=True)
-    link = mod.apply.current
+    link = mod.link.running()
     port = link.server.port
     for i in range(PATHS // 9):
         bpy.context.scene.collection.objects.link(bpy.data.objects.new(f"k{i}", None))

@@ -15,8 +15,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 ADDON = ROOT / "addon" / "knoblink"
 LISTENING = re.compile(r"knoblink-addon listening on 127\.0\.0\.1:(\d+)")
 
-# protocol.py and server.py import no bpy; load them without the package's
-# __init__ (which registers with Blender).
+# protocol.py, values.py, cmdqueue.py and server.py import no bpy; load them
+# without the package's __init__ (which registers with Blender).
 if "knoblink" not in sys.modules:
     pkg = types.ModuleType("knoblink")
     pkg.__path__ = [str(ADDON)]

@@ -49,7 +49,7 @@ def main():
         sys.exit(f"knoblink-ext: {MODULE} not enabled; enabled add-ons: {enabled}")
     say(f"module {mod.__name__} {os.path.dirname(mod.__file__)}")
     say(f"preferences {type(bpy.context.preferences.addons[MODULE].preferences).__name__}")
-    link = mod.apply.current
+    link = mod.link.running()
     if link is None or link.server is None:
         sys.exit("knoblink-ext: not listening: " + (link.error if link else "not started"))
 
@@ -65,7 +65,7 @@ def main():
     threading.Thread(target=until_eof, daemon=True).start()
     while not stop.is_set():  # background: no timers, pump the drain (as run_knoblink.py)
         mod.pump()
-        link = mod.apply.current
+        link = mod.link.running()
         if link is None or not len(link.queue):
             stop.wait(0.005)
     addon_utils.disable(MODULE, default_set=False)

@@ -1,15 +1,18 @@
-"""protocol.py and server.py without Blender: framing, parsing, paths,
-coercion, coalescing, gestures, and the socket thread on a real socket."""
+"""The bpy-free modules without Blender: framing, parsing, paths (protocol.py),
+coercion (values.py), coalescing and gestures (cmdqueue.py), and the socket
+thread on a real socket (server.py)."""
 
 import json
 import socket
+import threading
 import time
 
 import pytest
 
 from conftest import ROOT, Client
-from knoblink import protocol, server
-from knoblink.protocol import CommandQueue, LineFramer, ProtocolError, parse_command, parse_path
+from knoblink import cmdqueue, protocol, server, values
+from knoblink.cmdqueue import CommandQueue
+from knoblink.protocol import LineFramer, ProtocolError, parse_command, parse_path
 
 
 # ---------------------------------------------------------------- framing
@@ -117,6 +120,8 @@ def test_parse_commands():
     ({"op": "add", "path": "context.scene.frame_current", "value": True}, "bad_request", "number"),
     ({"op": "set", "path": "context.scene.frame_current", "value": {"a": 1}}, "bad_request", "value must"),
     ({"op": "set", "path": 5, "value": 1}, "bad_request", "string"),
+    ({"op": "set", "path": ["a"], "value": 1}, "bad_request", "string"),
+    ({"op": "watch", "path": {"a": 1}}, "bad_request", "string"),
     ({"op": "set", "path": "context.scene.frame_current", "value": 1, "id": [1]}, "bad_request", "id"),
     ({"op": "call", "operator": "bpy.ops.x"}, "bad_request", "operator"),
     ({"op": "call", "operator": "screen.frame_jump", "args": {"__x": 1}}, "bad_request", "argument"),
@@ -151,21 +156,21 @@ def test_hello_and_token():
 # ---------------------------------------------------------------- values
 
 def test_coercion():
-    assert protocol.coerce(2.5, "INT", "p") == 3 and protocol.coerce(-2.5, "INT", "p") == -3
-    assert protocol.coerce(2.49, "INT", "p") == 2
-    assert protocol.coerce(0.2, "BOOLEAN", "p") is True and protocol.coerce(0, "BOOLEAN", "p") is False
-    assert protocol.coerce(True, "FLOAT", "p") == 1.0
-    assert protocol.coerce_target([1, 2, 3.5], "INT", 3, "p") == [1, 2, 4]
+    assert values.coerce(2.5, "INT", "p") == 3 and values.coerce(-2.5, "INT", "p") == -3
+    assert values.coerce(2.49, "INT", "p") == 2
+    assert values.coerce(0.2, "BOOLEAN", "p") is True and values.coerce(0, "BOOLEAN", "p") is False
+    assert values.coerce(True, "FLOAT", "p") == 1.0
+    assert values.coerce_target([1, 2, 3.5], "INT", 3, "p") == [1, 2, 4]
     for value, kind, length in (("x", "FLOAT", 0), (1, "ENUM", 0), ([1, 2], "FLOAT", 3),
                                 ([1, 2, 3], "FLOAT", 0), (1.0, "FLOAT", 3), (1, "POINTER", 0)):
         with pytest.raises(ProtocolError) as e:
-            protocol.coerce_target(value, kind, length, "p")
+            values.coerce_target(value, kind, length, "p")
         assert e.value.code == "wrong_type"
     with pytest.raises(ProtocolError) as e:
-        protocol.check_range(11, 0, 10, "context.scene.x")
+        values.check_range(11, 0, 10, "context.scene.x")
     assert e.value.code == "out_of_range" and "[0, 10]" in e.value.message
-    protocol.check_range([0, 10], 0, 10, "p")
-    assert protocol.json_value((1.0, float("nan"), 2)) == [1.0, None, 2]
+    values.check_range([0, 10], 0, 10, "p")
+    assert values.json_value((1.0, float("nan"), 2)) == [1.0, None, 2]
 
 
 # ---------------------------------------------------------------- queue
@@ -227,6 +232,24 @@ def test_queue_call_is_a_barrier_for_every_path():
     assert [e[0] for e in drain(q)] == ["set", "call", "set", "call"]
 
 
+@pytest.mark.parametrize("barrier", [
+    {"op": "toggle", "path": "context.scene.render.use_border"},
+    {"op": "keyframe", "path": "context.object.location"},
+    {"op": "watch", "path": "context.object.location"},
+    {"op": "unwatch", "path": "context.object.location"},
+    {"op": "batch", "ops": [{"op": "ping"}]},
+])
+def test_queue_every_discrete_command_is_a_barrier_for_every_path(barrier):
+    q = CommandQueue()
+    push(q, op="set", path=A, value=1)
+    push(q, op="add", path=B, value=1)
+    push(q, **barrier)
+    push(q, op="set", path=A, value=2)
+    push(q, op="add", path=B, value=1)
+    assert [(e[0], e[2]) for e in drain(q)] == [("set", 1), ("add", 1), (barrier["op"], None),
+                                                ("set", 2), ("add", 1)]
+
+
 def test_queue_popped_entry_no_longer_merges():
     q = CommandQueue()
     push(q, op="set", path=A, value=1)
@@ -236,7 +259,7 @@ def test_queue_popped_entry_no_longer_merges():
 
 
 def test_gesture_tracker():
-    g = protocol.GestureTracker(rest=0.3)
+    g = cmdqueue.GestureTracker(rest=0.3)
     g.touch(A, 0.0)
     g.touch(A, 0.2)
     g.touch(B, 0.1)
@@ -275,6 +298,28 @@ def test_server_hello_ping_and_queueing(srv):
     assert (e.cmd.op, e.value, e.replies[0][1]) == ("set", 4, 1)
     srv.post(e.replies[0][0], {"id": 1, "ok": True})
     assert c.reply(1) == {"id": 1, "ok": True}
+
+
+def test_server_post_from_other_threads_wakes_the_loop_at_once(srv):
+    c = Client(srv.port)
+    conn = srv.clients[0]
+    late = []
+    for i in range(40):  # each post from an idle loop: sent at once, not at the 0.1 s select timeout
+        t = time.monotonic()
+        threading.Thread(target=srv.post, args=(conn, {"ev": "t", "i": i})).start()
+        c.wait(lambda m, i=i: m.get("i") == i, timeout=2)
+        late += [i] if time.monotonic() - t > 0.05 else []
+        time.sleep(0.005)
+    assert len(late) <= 2, late  # a loaded machine may delay one or two
+    posters = [threading.Thread(target=lambda k=k: [srv.post(conn, {"k": k, "n": n}) for n in range(200)])
+               for k in range(4)]
+    for th in posters:
+        th.start()
+    for th in posters:
+        th.join()
+    for k in range(4):
+        for n in range(200):
+            c.wait(lambda m, k=k, n=n: m.get("k") == k and m.get("n") == n, timeout=5)
 
 
 def test_server_errors_keep_the_connection(srv):
