@@ -146,7 +146,9 @@ void Bridge::on_connection(std::uint16_t device, bool connected) {
   }
 }
 
-void Bridge::on_control(std::uint16_t device, const ControlInfo& info) { mapper_->on_control(device, info); }
+void Bridge::on_control(std::uint16_t device, const ControlInfo& info) {
+  if (const auto warning = mapper_->on_control(device, info); !warning.empty()) spdlog::warn("{}", warning);
+}
 
 void Bridge::on_malformed(std::uint16_t, std::string_view what) {
   ++counters_.malformed;

@@ -11,6 +11,13 @@
 
 namespace knoblink {
 
+const std::string& Mapping::path() const {
+  static const std::string none;
+  if (const auto* s = as<SetMapping>()) return s->path;
+  if (const auto* a = as<AddMapping>()) return a->path;
+  return none;
+}
+
 int Config::device_index(std::string_view name) const {
   for (std::size_t i = 0; i < devices.size(); ++i)
     if (devices[i].name == name) return static_cast<int>(i);
@@ -260,10 +267,87 @@ void parse_devices(Checker& c, const YAML::Node& n, Config& cfg) {
   }
 }
 
+// Each kind of mapping has its own keys (docs/mapping.md); the keys every mapping takes:
+constexpr std::initializer_list<const char*> kCommonKeys = {"control", "led", "watch"};
+
+struct KindKeys {
+  const char* name;  ///< the key that makes a mapping this kind
+  std::initializer_list<const char*> keys;
+};
+constexpr KindKeys kKinds[] = {
+    {"set", {"set", "to", "from", "deadband", "takeover"}},
+    {"add", {"add", "step"}},
+    {"press", {"press", "release"}},
+};
+
+bool parse_set(Checker& c, const YAML::Node& n, SetMapping& m) {
+  auto p = c.data_path(n["set"], "set");
+  bool ok = p.has_value();
+  if (p) m.path = *p;
+  if (n["to"]) ok = c.pair(n["to"], "to", m.to0, m.to1) && ok;
+  if (n["from"]) {
+    double a = 0, b = 0;
+    if (c.pair(n["from"], "from", a, b)) {
+      if (a == b) {
+        c.error(n["from"], "from needs two different numbers", "e.g. from: [0, 1023]");
+        ok = false;
+      }
+      m.from0 = a;
+      m.from1 = b;
+    } else {
+      ok = false;
+    }
+  }
+  if (n["deadband"]) {
+    if (auto d = c.integer(n["deadband"], "deadband", 0, 1 << 30)) m.deadband = static_cast<std::int32_t>(*d);
+    else ok = false;
+  }
+  if (n["takeover"]) {
+    const auto t = c.string(n["takeover"], "takeover");
+    if (t && *t != "jump" && *t != "pickup") {
+      c.error(n["takeover"], "takeover '" + *t + "' is not known", "jump (default) or pickup");
+      ok = false;
+    }
+    m.pickup = t && *t == "pickup";
+  }
+  return ok;
+}
+
+bool parse_add(Checker& c, const YAML::Node& n, AddMapping& m) {
+  auto p = c.data_path(n["add"], "add");
+  if (p) m.path = *p;
+  if (n["step"]) {
+    if (auto s = c.number(n["step"], "step")) m.step = *s;
+    else return false;
+  }
+  return p.has_value();
+}
+
+bool parse_button(Checker& c, const YAML::Node& n, ButtonMapping& m) {
+  bool ok = true;
+  for (auto [key, action] : {std::pair{"press", &m.press}, std::pair{"release", &m.release}}) {
+    if (!n[key]) continue;
+    auto a = c.action(n[key], key);
+    ok = ok && a;
+    if (a) *action = *a;
+  }
+  return ok;
+}
+
+/// The path an LED follows when the mapping has no watch: (empty: none).
+std::string led_default(const Mapping& m) {
+  if (const auto* b = m.as<ButtonMapping>()) {
+    if (b->press.kind == Action::Kind::call) return {};
+    return b->press.kind != Action::Kind::none ? b->press.target : b->release.target;
+  }
+  return m.path();
+}
+
 void parse_mapping(Checker& c, const YAML::Node& n, Config& cfg) {
-  if (!c.keys(n, "a mapping",
-              {"control", "set", "add", "to", "from", "deadband", "takeover", "step", "press", "release", "led", "watch"}))
+  if (!n.IsMap()) {
+    c.error(n, "a mapping must be a mapping (key: value)", "e.g. - control: box.k1");
     return;
+  }
   Mapping m;
   m.line = n.Mark().line + 1;
   if (!n["control"]) {
@@ -274,71 +358,56 @@ void parse_mapping(Checker& c, const YAML::Node& n, Config& cfg) {
   if (!ctl) return;
   m.control = *ctl;
 
-  const int kinds = (n["set"] ? 1 : 0) + (n["add"] ? 1 : 0) + ((n["press"] || n["release"]) ? 1 : 0);
+  const KindKeys* kind = nullptr;
+  int kinds = 0;
+  for (const auto& k : kKinds)
+    if (n[k.name] || (k.name == std::string_view("press") && n["release"])) {
+      kind = &k;
+      ++kinds;
+    }
   if (kinds > 1) {
     c.error(n, "a mapping does one thing", "one of set (knob), add (encoder), press/release (button)");
     return;
   }
+  // Keys of another kind, or of none.
+  const auto has = [](std::initializer_list<const char*> keys, const std::string& key) {
+    for (const char* k : keys)
+      if (key == k) return true;
+    return false;
+  };
+  bool ok = true;
+  for (const auto& kv : n) {
+    const auto key = kv.first.Scalar();
+    if (has(kCommonKeys, key) || (kind && has(kind->keys, key))) continue;
+    ok = false;
+    const KindKeys* owner = nullptr;
+    for (const auto& k : kKinds)
+      if (has(k.keys, key)) owner = &k;
+    if (owner) {
+      c.error(kv.second, key + " goes only with " + owner->name);
+    } else {
+      std::string allowed;
+      for (const char* k : kCommonKeys) allowed += (allowed.empty() ? "" : ", ") + std::string(k);
+      for (const auto& k : kKinds)
+        for (const char* key2 : k.keys) allowed += ", " + std::string(key2);
+      c.error(kv.first, "unknown key '" + key + "' in a mapping", "allowed keys: " + allowed);
+    }
+  }
+
   if (kinds == 0 && !n["watch"]) {
     c.error(n, "a mapping needs an action", "set (knob), add (encoder), press/release (button) or watch (output)");
     return;
   }
-  bool ok = true;
-  if (n["set"]) {
-    m.kind = Mapping::Kind::set;
-    auto p = c.data_path(n["set"], "set");
-    ok = ok && p;
-    if (p) m.path = *p;
-    if (n["to"]) ok = c.pair(n["to"], "to", m.to0, m.to1) && ok;
-    if (n["from"]) {
-      double a = 0, b = 0;
-      if (c.pair(n["from"], "from", a, b)) {
-        if (a == b) {
-          c.error(n["from"], "from needs two different numbers", "e.g. from: [0, 1023]");
-          ok = false;
-        }
-        m.from0 = a;
-        m.from1 = b;
-      } else {
-        ok = false;
-      }
-    }
-    if (n["deadband"])
-      if (auto d = c.integer(n["deadband"], "deadband", 0, 1 << 30)) m.deadband = static_cast<std::int32_t>(*d);
-    if (n["takeover"]) {
-      const auto t = c.string(n["takeover"], "takeover");
-      if (t && *t != "jump" && *t != "pickup") {
-        c.error(n["takeover"], "takeover '" + *t + "' is not known", "jump (default) or pickup");
-        ok = false;
-      }
-      m.pickup = t && *t == "pickup";
-    }
-  } else if (n["add"]) {
-    m.kind = Mapping::Kind::add;
-    auto p = c.data_path(n["add"], "add");
-    ok = ok && p;
-    if (p) m.path = *p;
-    if (n["step"])
-      if (auto s = c.number(n["step"], "step")) m.step = *s;
-  } else if (n["press"] || n["release"]) {
-    m.kind = Mapping::Kind::button;
-    if (n["press"]) {
-      auto a = c.action(n["press"], "press");
-      ok = ok && a;
-      if (a) m.press = *a;
-    }
-    if (n["release"]) {
-      auto a = c.action(n["release"], "release");
-      ok = ok && a;
-      if (a) m.release = *a;
-    }
-  } else {
-    m.kind = Mapping::Kind::watch;
+  if (!kind) {
+    m.action = WatchMapping{};
     m.led = m.control;
+  } else if (kind == &kKinds[0]) {
+    ok = parse_set(c, n, m.action.emplace<SetMapping>()) && ok;
+  } else if (kind == &kKinds[1]) {
+    ok = parse_add(c, n, m.action.emplace<AddMapping>()) && ok;
+  } else {
+    ok = parse_button(c, n, m.action.emplace<ButtonMapping>()) && ok;
   }
-  for (const char* only_set : {"to", "from", "deadband", "takeover"})
-    if (n[only_set] && m.kind != Mapping::Kind::set) c.error(n[only_set], std::string(only_set) + " goes only with set");
-  if (n["step"] && m.kind != Mapping::Kind::add) c.error(n["step"], "step goes only with add");
 
   if (n["led"]) {
     auto led = c.control(n["led"], cfg, "led");
@@ -350,11 +419,8 @@ void parse_mapping(Checker& c, const YAML::Node& n, Config& cfg) {
     ok = ok && p;
     if (p) m.watch_path = *p;
   } else if (m.led) {
-    // The LED follows the mapping's own target.
-    m.watch_path = m.kind == Mapping::Kind::button
-                       ? (m.press.kind != Action::Kind::call ? m.press.target : m.release.target)
-                       : m.path;
-    if (m.watch_path.empty() || (m.kind == Mapping::Kind::button && m.press.kind == Action::Kind::call)) {
+    m.watch_path = led_default(m);  // the LED follows the mapping's own target
+    if (m.watch_path.empty()) {
       c.error(n["led"], "led needs a value to follow", "add watch: <data path>");
       ok = false;
     }

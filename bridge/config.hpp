@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "devices/control_event.hpp"
@@ -52,27 +53,46 @@ struct Action {
   double value = 0;    ///< for set
 };
 
-/// One entry of mappings:.
-struct Mapping {
-  enum class Kind : std::uint8_t { set, add, button, watch };
-  Kind kind = Kind::set;
-  ControlRef control;
-  std::string path;  ///< set/add target; for watch the watched path
-  // set: raw [from0, from1] -> [to0, to1], linear; reversed ranges invert.
+/// set: a knob or fader drives a value. raw [from0, from1] -> 0..1 -> [to0, to1]
+/// (bridge/transfer.hpp); reversed ranges invert.
+struct SetMapping {
+  std::string path;
   std::optional<double> from0, from1;  ///< raw input range; default: the device's described range, else 0..1023
   double to0 = 0, to1 = 1;
   std::int32_t deadband = 0;  ///< raw changes smaller than this are ignored
   /// takeover: pickup. After the value changed in Blender (the UI, undo), the knob does
   /// nothing until it passes the value, instead of making it jump.
   bool pickup = false;
-  // add:
+};
+
+/// add: an encoder's deltas, times step.
+struct AddMapping {
+  std::string path;
   double step = 1;
-  // button:
+};
+
+/// press/release: a button's actions.
+struct ButtonMapping {
   Action press, release;
-  // feedback: an output control driven by the watched value of watch_path (value != 0 -> 1)
+};
+
+/// An output only (led: or watch: with no action): follows a watched value.
+struct WatchMapping {};
+
+/// One entry of mappings: (docs/mapping.md): the control, what it does (one kind, each
+/// with its own keys), and an optional LED that follows a watched value.
+struct Mapping {
+  ControlRef control;
+  std::variant<SetMapping, AddMapping, ButtonMapping, WatchMapping> action;
+  /// feedback: an output control driven by the watched value of watch_path (value != 0 -> 1)
   std::optional<ControlRef> led;
   std::string watch_path;
   int line = 0;
+
+  template <class T>
+  const T* as() const { return std::get_if<T>(&action); }
+  /// The set/add target, empty for the other kinds.
+  const std::string& path() const;
 };
 
 struct Config {

@@ -127,9 +127,8 @@ int run_demo(const DemoOptions& opt) {
   asio::io_context io(1);
   std::vector<std::string> watched;
   for (const auto& m : cfg.mappings)
-    if ((m.kind == Mapping::Kind::set || m.kind == Mapping::Kind::add) &&
-        std::find(watched.begin(), watched.end(), m.path) == watched.end())
-      watched.push_back(m.path);
+    if (!m.path().empty() && std::find(watched.begin(), watched.end(), m.path()) == watched.end())
+      watched.push_back(m.path());
   SceneWatcher scene(watched);
   std::unique_ptr<Bridge> bridge;
   ChildProcess sim(io, "knoblink-sim"), blender(io, "blender");

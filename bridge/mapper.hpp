@@ -1,10 +1,12 @@
-// Events -> commands: a pure function of (config, state, event). No I/O, no clock.
+// Events -> commands (docs/mapping.md): a pure function of (config, state, event). No I/O,
+// no clock. The transfer math is bridge/transfer.hpp.
 #pragma once
 
 #include <cstdint>
 #include <array>
 #include <functional>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "bridge/command.hpp"
@@ -22,13 +24,14 @@ struct OutputWrite {
 
 class Mapper {
  public:
-  /// Interns every path and operator of cfg into targets.
+  /// Interns every path and operator of cfg into targets. cfg must outlive the mapper.
   Mapper(const Config& cfg, TargetTable& targets);
 
   /// Maps one event; pushes zero or more commands. Returns false when no mapping uses the control.
   bool on_event(const ControlEvent& event, CommandSink& out);
   /// A device described a control: its range becomes the default input range of set mappings.
-  void on_control(std::uint16_t device, const ControlInfo& info);
+  /// Returns a warning for the user when a set mapping uses a control described as rel or btn.
+  std::string on_control(std::uint16_t device, const ControlInfo& info);
   /// The device reconnected: forget the last values so the next one is sent even if unchanged.
   void on_reconnect(std::uint16_t device);
   /// A watched value arrived (nullopt: the path does not resolve now); calls write for each
@@ -46,7 +49,6 @@ class Mapper {
     std::uint32_t target = 0;          ///< set/add path
     std::uint32_t press = 0, release = 0;  ///< button action targets
     double from0 = 0, from1 = 1023;
-    bool described = false;            ///< from0/from1 came from the device
     std::int32_t last_raw = 0;
     bool has_last = false;
     // takeover: pickup
@@ -65,7 +67,9 @@ class Mapper {
   };
   void act(const Action& a, std::uint32_t target, CommandSink& out);
   /// takeover: pickup: whether v may be sent now (it is, or has passed, Blender's value).
-  static bool picked_up(Slot& s, double v);
+  static bool picked_up(Slot& s, const SetMapping& m, double v);
+
+  const Config& cfg_;
 
   std::vector<Slot> slots_;
   std::vector<Binding> bindings_;

@@ -40,12 +40,13 @@ TEST_CASE("the DESIGN.md example loads into a checked structure") {
   REQUIRE(c.devices.size() == 1);
   CHECK(c.devices[0].serial->match == "2341:0043");
   REQUIRE(c.mappings.size() == 5);
-  CHECK(c.mappings[0].kind == Mapping::Kind::set);
-  CHECK(c.mappings[0].to1 == Approx(6.2832));
-  CHECK(c.mappings[1].path == R"(bpy.data.objects["Cube"].location[0])");
-  CHECK(c.mappings[2].kind == Mapping::Kind::add);
-  CHECK(c.mappings[3].press.kind == Action::Kind::call);
-  CHECK(c.mappings[3].press.target == "screen.animation_play");
+  REQUIRE(c.mappings[0].as<SetMapping>());
+  CHECK(c.mappings[0].as<SetMapping>()->to1 == Approx(6.2832));
+  CHECK(c.mappings[1].path() == R"(bpy.data.objects["Cube"].location[0])");
+  CHECK(c.mappings[2].as<AddMapping>());
+  REQUIRE(c.mappings[3].as<ButtonMapping>());
+  CHECK(c.mappings[3].as<ButtonMapping>()->press.kind == Action::Kind::call);
+  CHECK(c.mappings[3].as<ButtonMapping>()->press.target == "screen.animation_play");
   CHECK(c.mappings[4].led->control.view() == "l2");
   CHECK(c.mappings[4].watch_path == "context.active_object.location");
 }
@@ -59,8 +60,8 @@ mappings:
     sett: context.scene.frame_current
 )");
   REQUIRE(e.size() >= 1);
-  CHECK(e[0] == "m.yaml:6:5: unknown key 'sett' in a mapping; allowed keys: control, set, add, to, from, "
-                "deadband, takeover, step, press, release, led, watch");
+  CHECK(e[0] == "m.yaml:6:5: unknown key 'sett' in a mapping; allowed keys: control, led, watch, set, to, from, "
+                "deadband, takeover, add, step, press, release");
 }
 
 TEST_CASE("a bare data path inside flow style is a YAML syntax error with a hint") {

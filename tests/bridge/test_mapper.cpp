@@ -159,3 +159,31 @@ TEST_CASE("without takeover the knob jumps the value, and watches nothing") {
   m.on_event(ev("k1", 20), r);
   CHECK(r.history.size() == 1);
 }
+
+TEST_CASE("a set on a control the device describes as rel or btn is warned about, once per description") {
+  const auto cfg = load(
+      "  - control: box.e1\n    set: context.scene.x\n"
+      "  - control: box.k1\n    set: context.scene.y\n"
+      "  - control: box.b1\n    set: context.scene.z\n");
+  TargetTable t;
+  Mapper m(cfg, t);
+  CHECK_THAT(m.on_control(0, ControlInfo{*Name::from("e1"), ControlKind::rel, false, 0, 0}),
+             Catch::Contains("t.yaml:5: set on box.e1, which the device describes as rel") &&
+                 Catch::Contains("use add:"));
+  CHECK_THAT(m.on_control(0, ControlInfo{*Name::from("b1"), ControlKind::btn, true, 0, 1}),
+             Catch::Contains("t.yaml:9: set on box.b1") && Catch::Contains("use press:"));
+  CHECK(m.on_control(0, ControlInfo{*Name::from("k1"), ControlKind::abs, true, 0, 1023}).empty());
+  CHECK(m.on_control(0, ControlInfo{*Name::from("zz"), ControlKind::rel, false, 0, 0}).empty());
+}
+
+TEST_CASE("mapping keys belong to their kind") {
+  const auto errors = [](const std::string& body) {
+    return load_config_text("devices:\n  box:\n    serial: {port: /dev/null}\nmappings:\n" + body, "t.yaml").errors;
+  };
+  CHECK_THAT(errors("  - control: box.b1\n    press: {toggle: context.scene.x}\n    to: [0, 1]\n")[0],
+             Catch::Contains("t.yaml:7:9: to goes only with set"));
+  CHECK_THAT(errors("  - control: box.k1\n    set: context.scene.x\n    release: {toggle: context.scene.x}\n")[0],
+             Catch::Contains("a mapping does one thing"));
+  CHECK_THAT(errors("  - control: box.k1\n    set: context.scene.x\n    curve: 2\n")[0],
+             Catch::Contains("t.yaml:7:5: unknown key 'curve' in a mapping; allowed keys: control, led, watch, set"));
+}
