@@ -1,4 +1,4 @@
-// The mapping file (DESIGN.md, Contract 3), parsed and validated once into a
+// The mapping file (docs/mapping.md), parsed and validated once into a
 // checked structure. Every problem is reported as
 // "file:line:col: what is wrong; what is allowed".
 #pragma once

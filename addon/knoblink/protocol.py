@@ -146,9 +146,9 @@ _TOKEN = re.compile(
       | \[(?P<index>\d+)\]
       | \[\s*"(?P<dq>(?:[^"\\]|\\.)*)"\s*(?:,\s*(?:"(?P<lib>(?:[^"\\]|\\.)*)"|None)\s*)?\]
       | \[\s*'(?P<sq>(?:[^'\\]|\\.)*)'\s*\]""",
-    re.VERBOSE)
+    re.VERBOSE | re.ASCII)
 _UNESCAPE = re.compile(r"\\(.)")
-_ROOT = re.compile(r"(?:bpy\.)?(?P<ctx>context)\b|bpy\.(?P<data>data)\b")
+_ROOT = re.compile(r"(?:bpy\.)?(?P<ctx>context)\b|bpy\.(?P<data>data)\b", re.ASCII)
 _PATH_CACHE = {}
 _PATH_CACHE_MAX = 4096
 

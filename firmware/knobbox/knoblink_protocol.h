@@ -1,4 +1,4 @@
-// knoblink serial device protocol, v1 (DESIGN.md, Contract 1).
+// knoblink serial device protocol, v1 (docs/firmware.md, "What the box says").
 //
 // Shared by the firmware (avr-gcc, C++11, no STL, no Arduino.h) and the host
 // decoder in devices/ (C++20), so the two sides cannot drift. Everything here

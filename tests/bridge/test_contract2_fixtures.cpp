@@ -29,10 +29,15 @@ std::vector<json> rows(const std::string& name) {
 
 /// A one-mapping file that uses text as a set target, as `knoblink check` reads it.
 LoadResult check_with_path(const std::string& text) {
+  // A YAML double-quoted scalar, so every character of text (a newline too) reaches the parser.
   std::string quoted;
-  for (char c : text) quoted += c == '\'' ? std::string("''") : std::string(1, c);
-  return load_config_text("devices: {box: {serial: {port: /dev/null}}}\nmappings:\n  - control: box.k1\n    set: '" +
-                              quoted + "'\n",
+  for (char c : text) {
+    if (c == '\\' || c == '"') quoted += std::string("\\") + c;
+    else if (c == '\n') quoted += "\\n";
+    else quoted += c;
+  }
+  return load_config_text("devices: {box: {serial: {port: /dev/null}}}\nmappings:\n  - control: box.k1\n    set: \"" +
+                              quoted + "\"\n",
                           "fixture.yaml");
 }
 
