@@ -17,6 +17,7 @@
 #include "bridge/blender_link.hpp"
 #include "bridge/bridge.hpp"
 #include "bridge/child_process.hpp"
+#include "knoblink/version.hpp"
 
 namespace knoblink {
 
@@ -50,7 +51,7 @@ class SceneWatcher final : public LinkListener {
   void start(asio::io_context& io, std::uint16_t port) {
     LinkOptions o;
     o.port = port;
-    o.client = "knoblink-demo-watcher/0.1.0";
+    o.client = "knoblink-demo-watcher/" + std::string(kVersion);
     outbox_.retarget(targets_.size(), std::vector<bool>(targets_.size(), false));
     link_ = std::make_unique<BlenderLink>(io, o, outbox_, targets_, *this);
     std::vector<std::uint32_t> all(targets_.size());

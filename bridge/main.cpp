@@ -12,12 +12,14 @@
 #include <functional>
 #include <iostream>
 #include <sstream>
+#include <string>
 
 #include "bridge/bridge.hpp"
 #include "bridge/config.hpp"
 #include "bridge/demo.hpp"
 #include "devices/serial_port.hpp"
 #include "devices/serial_source.hpp"
+#include "knoblink/version.hpp"
 #ifdef KNOBLINK_WITH_HID
 #include "bridge/posting_sink.hpp"
 #include "devices/hid/hid_describe.hpp"
@@ -239,7 +241,7 @@ int main(int argc, char** argv) {
   app.fallthrough();  // -v works before or after the subcommand
   int verbosity = 0;
   app.add_flag("-v,--verbose", verbosity, "Debug logs (and counters every 5 s with run)");
-  app.set_version_flag("--version", "knoblink 0.1.0");
+  app.set_version_flag("--version", "knoblink " + std::string(knoblink::kVersion));
 
   std::string config;
   auto* run = app.add_subcommand("run", "Map the devices of a mapping file to Blender");

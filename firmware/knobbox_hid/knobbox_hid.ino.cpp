@@ -1,35 +1,41 @@
 // The knob box as a USB HID game pad on an ATmega32U4 (Leonardo, Pro Micro), through
-// the Arduino core's PluggableUSB HID library. Only wiring here; the descriptor and
-// the report packing live in knobbox_hid_report.h, shared with the host tests.
+// the Arduino core's PluggableUSB HID library. Only wiring here: the descriptor and
+// the report packing live in knobbox_hid_report.h; debouncing, pot hysteresis and
+// quadrature decoding are the serial knob box's own headers in firmware/knobbox/
+// (no Arduino.h in them), so the host tests in tests/firmware/ compile the same code.
 //
 // Pins: pots on A0..A3; encoders e1 on 2/3, e2 on 0/1 (A/B to ground, pull-ups on);
 // buttons b1..b6 on 4..9 to ground.
 #include <Arduino.h>
 #include <HID.h>
 
+#include "debouncer.h"
+#include "knobbox_core.h"
 #include "knobbox_hid_report.h"
+#include "pot_filter.h"
+#include "quadrature.h"
+
+static_assert(KNOBBOX_HID_POTS == knobbox::kPots && KNOBBOX_HID_ENCODERS == knobbox::kEncoders &&
+                  KNOBBOX_HID_BUTTONS == knobbox::kButtons,
+              "the HID report carries the knob box's controls");
 
 namespace {
 
 const uint8_t pot_pins[KNOBBOX_HID_POTS] = {A0, A1, A2, A3};
 const uint8_t enc_pins[KNOBBOX_HID_ENCODERS][2] = {{2, 3}, {0, 1}};
 const uint8_t button_pins[KNOBBOX_HID_BUTTONS] = {4, 5, 6, 7, 8, 9};
-const uint16_t pot_hysteresis = 2;      // ADC counts: ignore noise of +-1
-const unsigned long debounce_ms = 5;
+const uint8_t pot_hysteresis = 2;         // ADC counts, either way: ignore noise of +-1
 const unsigned long report_every_ms = 4;  // at most one report per USB poll slot
 
 HIDSubDescriptor descriptor_node(knobbox_hid_descriptor, sizeof knobbox_hid_descriptor);
 knobbox_hid_state state;
-knobbox_quadrature encoders[KNOBBOX_HID_ENCODERS];
-uint8_t raw_buttons = 0;
-unsigned long raw_since[KNOBBOX_HID_BUTTONS];
+knobbox::QuadratureDecoder encoders[KNOBBOX_HID_ENCODERS];
+knobbox::Debouncer buttons[KNOBBOX_HID_BUTTONS];
+knobbox::PotFilter pots[KNOBBOX_HID_POTS];
 bool dirty = true;
 unsigned long last_report = 0;
 
-uint8_t read_encoder(uint8_t i) {
-  return static_cast<uint8_t>((digitalRead(enc_pins[i][0]) == LOW ? 2 : 0) |
-                              (digitalRead(enc_pins[i][1]) == LOW ? 1 : 0));
-}
+bool high(uint8_t pin) { return digitalRead(pin) == HIGH; }
 
 }  // namespace
 
@@ -38,36 +44,37 @@ void setup() {
   for (uint8_t i = 0; i < KNOBBOX_HID_ENCODERS; ++i) {
     pinMode(enc_pins[i][0], INPUT_PULLUP);
     pinMode(enc_pins[i][1], INPUT_PULLUP);
-    encoders[i].last = read_encoder(i);
+    encoders[i].reset(high(enc_pins[i][0]), high(enc_pins[i][1]));
   }
-  for (uint8_t pin : button_pins) pinMode(pin, INPUT_PULLUP);
+  // Buttons start released and pots at 0, as the host's idea of the pad does: a button
+  // held at power-up is reported once it has been stable for kDebounceMs.
+  for (uint8_t i = 0; i < KNOBBOX_HID_BUTTONS; ++i) {
+    pinMode(button_pins[i], INPUT_PULLUP);
+    buttons[i] = knobbox::Debouncer(knobbox::kDebounceMs);
+  }
+  for (uint8_t i = 0; i < KNOBBOX_HID_POTS; ++i)
+    pots[i] = knobbox::PotFilter(knobbox::kPotMax, pot_hysteresis, pot_hysteresis);
 }
 
 void loop() {
   const unsigned long now = millis();
   for (uint8_t i = 0; i < KNOBBOX_HID_ENCODERS; ++i) {
-    const int8_t step = knobbox_quadrature_update(&encoders[i], read_encoder(i));
+    const int8_t step = encoders[i].update(high(enc_pins[i][0]), high(enc_pins[i][1]));
     if (step) {
       state.steps[i] = static_cast<int16_t>(state.steps[i] + step);
       dirty = true;
     }
   }
   for (uint8_t i = 0; i < KNOBBOX_HID_BUTTONS; ++i) {
-    const uint8_t bit = static_cast<uint8_t>(1u << i);
-    const bool down = digitalRead(button_pins[i]) == LOW;
-    if (down != ((raw_buttons & bit) != 0)) {  // raw level changed: restart its timer
-      raw_buttons ^= bit;
-      raw_since[i] = now;
-    } else if (down != ((state.buttons & bit) != 0) && now - raw_since[i] >= debounce_ms) {
-      state.buttons ^= bit;
+    if (buttons[i].update(!high(button_pins[i]), now)) {
+      const uint8_t bit = static_cast<uint8_t>(1u << i);
+      state.buttons = static_cast<uint8_t>(buttons[i].state() ? state.buttons | bit : state.buttons & ~bit);
       dirty = true;
     }
   }
   for (uint8_t i = 0; i < KNOBBOX_HID_POTS; ++i) {
-    const uint16_t v = static_cast<uint16_t>(analogRead(pot_pins[i]));
-    const uint16_t old = state.pots[i];
-    if ((v > old ? v - old : old - v) >= pot_hysteresis || (v != old && (v == 0 || v == 1023))) {
-      state.pots[i] = v;
+    if (pots[i].update(static_cast<uint16_t>(analogRead(pot_pins[i])))) {
+      state.pots[i] = pots[i].value();
       dirty = true;
     }
   }

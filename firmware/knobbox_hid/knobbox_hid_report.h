@@ -1,5 +1,5 @@
 /* The knob box as a USB HID game pad: its report descriptor and report layout.
- * No Arduino.h: the firmware (knobbox_hid.cpp) and the host tests include this very
+ * No Arduino.h: the firmware (knobbox_hid.ino.cpp) and the host tests include this very
  * file, so the descriptor the board sends and the one the tests parse cannot drift.
  *
  * Controls, as knoblink names them from the usages:
@@ -82,22 +82,6 @@ static inline void knobbox_hid_pack(struct knobbox_hid_state* state, uint8_t* ou
     out[8 + i] = (uint8_t)d;
   }
   out[10] = (uint8_t)(state->buttons & 0x3f);
-}
-
-/* Quadrature decoding: feed the 2-bit pin state (a << 1 | b) on every poll; returns
- * +1 or -1 at each detent (4 transitions), 0 otherwise. Invalid jumps count nothing. */
-struct knobbox_quadrature {
-  uint8_t last; /* previous 2-bit state */
-  int8_t sub;   /* transitions since the last detent */
-};
-
-static inline int8_t knobbox_quadrature_update(struct knobbox_quadrature* q, uint8_t ab) {
-  static const int8_t table[16] = {0, -1, 1, 0, 1, 0, 0, -1, -1, 0, 0, 1, 0, 1, -1, 0};
-  q->sub = (int8_t)(q->sub + table[(q->last << 2) | (ab & 3)]);
-  q->last = ab & 3;
-  if (q->sub >= 4) { q->sub = 0; return 1; }
-  if (q->sub <= -4) { q->sub = 0; return -1; }
-  return 0;
 }
 
 #endif

@@ -444,6 +444,13 @@ def test_versions_agree():
     bl_info = next(ast.literal_eval(n.value) for n in tree.body
                    if isinstance(n, ast.Assign) and n.targets[0].id == "bl_info")
     assert ".".join(map(str, bl_info["version"])) == protocol.VERSION and bl_info["blender"] == (3, 4, 0)
+    # project(knoblink VERSION x.y.z ...) is the bridge's version (knoblink/version.hpp).
+    import re
+    cmake = re.search(r"^\s*project\(\s*knoblink\s+VERSION\s+(\d+\.\d+\.\d+)\b",
+                      (ROOT / "CMakeLists.txt").read_text(), re.MULTILINE | re.IGNORECASE)
+    assert cmake, "no project(knoblink VERSION x.y.z ...) in CMakeLists.txt"
+    assert (cmake[1] == protocol.VERSION == manifest["version"]
+            == ".".join(map(str, bl_info["version"]))), (cmake[1], protocol.VERSION)
 
 
 def test_no_eval_or_exec_in_the_addon():

@@ -125,19 +125,3 @@ TEST_CASE("the knobbox_hid golden is the firmware's own descriptor, and its repo
   CHECK(steps == std::map<std::string, std::int32_t>{{"dial", 300}, {"wheel", -2}});
   CHECK(state.steps[0] == 0);
 }
-
-TEST_CASE("the firmware's quadrature decoder counts one step per detent, both ways") {
-  knobbox_quadrature q{0, 0};
-  const std::uint8_t turn[] = {1, 3, 2, 0};  // one detent of gray code: 00 -> 01 -> 11 -> 10 -> 00
-  int total = 0;
-  for (int n = 0; n < 3; ++n)
-    for (auto ab : turn) total += knobbox_quadrature_update(&q, ab);
-  CHECK(std::abs(total) == 3);
-  const int one = total / 3;
-  for (int n = 0; n < 2; ++n)
-    for (int i = 3; i >= 0; --i) total += knobbox_quadrature_update(&q, turn[(i + 3) % 4]);  // 00 -> 10 -> 11 -> 01 -> 00
-  CHECK(total == one);
-  // Bounce between two neighbouring states never completes a detent.
-  for (int i = 0; i < 10; ++i) total += knobbox_quadrature_update(&q, i % 2 ? 0 : 1);
-  CHECK(total == one);
-}
