@@ -17,6 +17,7 @@
 
 #include "bridge/command.hpp"
 #include "bridge/link_codec.hpp"
+#include "knoblink/version.hpp"
 #include "bridge/outbox.hpp"
 
 namespace knoblink {
@@ -25,7 +26,7 @@ struct LinkOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 9876;
   std::string token;
-  std::string client = "knoblink/0.1.0";
+  std::string client = "knoblink/" + std::string(kVersion);
   std::chrono::milliseconds min_backoff{100};
   std::chrono::milliseconds max_backoff{3000};
 };
