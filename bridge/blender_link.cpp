@@ -50,6 +50,16 @@ void BlenderLink::reconnect(LinkOptions options) {
 
 void BlenderLink::do_connect() {
   if (stopped_) return;
+  if (opt_.locate) {
+    std::string why;
+    const auto e = opt_.locate(why);
+    if (!e) return fail(why);
+    opt_.host = e->host;
+    opt_.port = e->port;
+    opt_.token = e->token;
+    if (e->via != last_via_) spdlog::info("blender: using {}", e->via);
+    last_via_ = e->via;
+  }
   state_ = State::connecting;
   const auto gen = ++generation_;
   resolver_.async_resolve(opt_.host, std::to_string(opt_.port), [this, gen](const asio::error_code& ec, auto results) {
@@ -65,7 +75,7 @@ void BlenderLink::do_connect() {
       state_ = State::hello;
       reader_.reset();
       wbuf_.clear();
-      codec::append_hello(wbuf_, opt_.client, opt_.token);
+      codec::append_hello(wbuf_, opt_.client, opt_.token, opt_.session);
       writing_ = true;
       asio::async_write(socket_, asio::buffer(wbuf_), [this, gen](const asio::error_code& e, std::size_t) {
         if (gen != generation_) return;

@@ -11,11 +11,13 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "bridge/command.hpp"
+#include "bridge/discovery.hpp"
 #include "bridge/link_codec.hpp"
 #include "knoblink/version.hpp"
 #include "bridge/outbox.hpp"
@@ -26,6 +28,12 @@ struct LinkOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 9876;
   std::string token;
+  /// When set, asked before every connection attempt where Blender is now (it may have
+  /// restarted on another port, with another token); nullopt + why: not yet, retry later.
+  std::function<std::optional<Endpoint>(std::string& why)> locate;
+  /// Sent in the hello: the add-on applies each id of a session once (exactly once across
+  /// reconnects; docs/protocol.md). Empty: none.
+  std::string session;
   std::string client = "knoblink/" + std::string(kVersion);
   std::chrono::milliseconds min_backoff{100};
   std::chrono::milliseconds max_backoff{3000};
@@ -93,6 +101,7 @@ class BlenderLink {
   std::uint64_t reconnects_ = 0;
   std::uint64_t generation_ = 0;  ///< bumped per connection so stale handlers do nothing
   std::string last_failure_;
+  std::string last_via_;  ///< where locate found Blender last, to log a change once
 };
 
 }  // namespace knoblink

@@ -3,13 +3,31 @@
 #include <asio/post.hpp>
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
 #include <memory>
+#include <random>
 
 #include <sstream>
 
 namespace knoblink {
 
-Bridge::Bridge(asio::io_context& io, Config config) : io_(io), config_(std::move(config)) { build_pipeline(); }
+namespace {
+/// 128 random bits as hex: this run's session (docs/protocol.md, "Exactly once").
+std::string new_session() {
+  std::random_device rd;
+  std::string out;
+  char buf[9];
+  for (int i = 0; i < 4; ++i) {
+    std::snprintf(buf, sizeof buf, "%08x", rd());
+    out += buf;
+  }
+  return out;
+}
+}  // namespace
+
+Bridge::Bridge(asio::io_context& io, Config config) : io_(io), config_(std::move(config)), session_(new_session()) {
+  build_pipeline();
+}
 
 Bridge::~Bridge() { stop(); }
 
@@ -54,9 +72,8 @@ void Bridge::open_devices() {
 
 LinkOptions Bridge::link_options() const {
   LinkOptions lo;
-  lo.host = config_.blender.host;
-  lo.port = config_.blender.port;
-  lo.token = config_.blender.token;
+  lo.locate = [blender = config_.blender](std::string& why) { return locate_blender(blender, why); };
+  lo.session = session_;
   return lo;
 }
 
@@ -85,9 +102,7 @@ void Bridge::stop() {
 }
 
 void Bridge::reload(Config config) {
-  const bool same_blender = config.blender.host == config_.blender.host &&
-                            config.blender.port == config_.blender.port &&
-                            config.blender.token == config_.blender.token;
+  const bool same_blender = config.blender == config_.blender;
   // The old serial sources may still have aborted handlers queued on io_: they are
   // destroyed by a handler posted after those, never under them.
   for (auto& s : serial_)

@@ -75,6 +75,7 @@ class Bridge final : public EventSink, public LinkListener {
   PostingSink hid_sink_{io_, *this};  ///< HidSource calls come from its reader thread
   std::vector<std::unique_ptr<hid::HidSource>> hid_;  ///< by device index; null for non-HID devices
 #endif
+  const std::string session_;  ///< this run's hello session: ids are applied once across reconnects
   Counters counters_;
   std::string last_remote_error_;
   std::uint64_t repeated_remote_errors_ = 0;

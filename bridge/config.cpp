@@ -207,13 +207,15 @@ class Checker {
 };
 
 void parse_blender(Checker& c, const YAML::Node& n, BlenderConfig& b) {
-  if (!c.keys(n, "blender", {"host", "port", "token"})) return;
+  if (!c.keys(n, "blender", {"host", "port", "token", "file"})) return;
   if (n["host"])
     if (auto s = c.string(n["host"], "host")) b.host = *s;
   if (n["port"])
     if (auto p = c.integer(n["port"], "port", 1, 65535)) b.port = static_cast<std::uint16_t>(*p);
   if (n["token"])
     if (auto s = c.string(n["token"], "token")) b.token = *s;
+  if (n["file"])
+    if (auto s = c.string(n["file"], "file")) b.file = *s;
 }
 
 void parse_devices(Checker& c, const YAML::Node& n, Config& cfg) {

@@ -14,10 +14,14 @@
 namespace knoblink {
 
 /// Where the Blender add-on listens.
+/// Where the Blender add-on listens (docs/mapping.md, "blender"). Without a port the
+/// bridge finds Blender through the add-on's discovery files (bridge/discovery.hpp).
 struct BlenderConfig {
   std::string host = "127.0.0.1";
-  std::uint16_t port = 9876;
-  std::string token;  ///< sent in the hello; required by the add-on off loopback
+  std::optional<std::uint16_t> port;  ///< none: the running Blender the discovery files name
+  std::string token;  ///< sent in the hello; none: the discovery file's
+  std::string file;   ///< with several Blenders running: the one whose open .blend contains this
+  friend bool operator==(const BlenderConfig&, const BlenderConfig&) = default;
 };
 
 /// A serial device: by path, by USB match, or the first port whose device says hello.

@@ -50,7 +50,9 @@ class SceneWatcher final : public LinkListener {
   }
   void start(asio::io_context& io, std::uint16_t port) {
     LinkOptions o;
-    o.port = port;
+    BlenderConfig b;
+    b.port = port;
+    o.locate = [b](std::string& why) { return locate_blender(b, why); };  // the token of that port's Blender
     o.client = "knoblink-demo-watcher/" + std::string(kVersion);
     outbox_.retarget(targets_.size(), std::vector<bool>(targets_.size(), false));
     link_ = std::make_unique<BlenderLink>(io, o, outbox_, targets_, *this);
@@ -177,7 +179,7 @@ int run_demo(const DemoOptions& opt) {
     if (!sim_ready || !blender_ready || bridge) return;
     startup.cancel();
     std::printf("demo: Blender ready on 127.0.0.1:%u, knob box on %s; sweeping the knobs%s\n",
-                cfg.blender.port, link.c_str(),
+                static_cast<unsigned>(cfg.blender.port.value_or(0)), link.c_str(),
                 opt.duration_s > 0 ? "" : " (Ctrl-C stops)");
     bridge = std::make_unique<Bridge>(io, cfg);
     bridge->start();
@@ -219,7 +221,7 @@ int run_demo(const DemoOptions& opt) {
                          const auto colon = line.rfind(':');
                          cfg.blender.port = static_cast<std::uint16_t>(std::stoi(line.substr(colon + 1)));
                          blender_ready = true;
-                         scene.start(io, cfg.blender.port);
+                         scene.start(io, *cfg.blender.port);
                          maybe_go();
                        }
                      },

@@ -41,9 +41,10 @@ std::string text_of(const nlohmann::json& j, const char* key, const char* fallba
 
 }  // namespace
 
-void append_hello(std::string& out, std::string_view client, std::string_view token) {
+void append_hello(std::string& out, std::string_view client, std::string_view token, std::string_view session) {
   nlohmann::json hello = {{"hello", kProtocol}, {"client", client}};
   if (!token.empty()) hello["token"] = token;
+  if (!session.empty()) hello["session"] = session;
   out += hello.dump();
   out += '\n';
 }

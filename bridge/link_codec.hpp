@@ -18,8 +18,8 @@ inline constexpr std::size_t kMaxLine = 64 * 1024;
 /// Protocol version in the hello.
 inline constexpr int kProtocol = 1;
 
-/// Appends the hello line: {"hello":1,"client":...[,"token":...]}.
-void append_hello(std::string& out, std::string_view client, std::string_view token);
+/// Appends the hello line: {"hello":1,"client":...[,"token":...][,"session":...]}.
+void append_hello(std::string& out, std::string_view client, std::string_view token, std::string_view session);
 /// Appends one command line (with "id" when id != 0). Never allocates beyond out's growth:
 /// the target's JSON text comes from the TargetTable.
 void append_command(std::string& out, const Command& c, const TargetTable& targets, std::uint64_t id);

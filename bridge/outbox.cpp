@@ -38,7 +38,10 @@ void Outbox::push(const Command& c) {
     if (p != 0 && p - 1 >= head_seq_) {
       Entry& e = queue_[p - 1 - head_seq_];
       // A set replaces a set or an add; an add sums only into an add.
-      if ((e.segment == segment_ || queue_.size() >= kSoftCap) && (c.op == Op::set || e.cmd.op == Op::add)) {
+      // Never into a command already sent with an id: the add-on answers a re-sent id
+      // with its first outcome, without applying it again (exactly once).
+      if ((e.segment == segment_ || queue_.size() >= kSoftCap) && (c.op == Op::set || e.cmd.op == Op::add) &&
+          e.id == 0) {
         e.cmd.op = c.op;
         e.cmd.value = c.op == Op::set ? c.value : e.cmd.value + c.value;
         ++stats_.merged;
@@ -57,7 +60,7 @@ std::optional<Outgoing> Outbox::pop() {
   ++head_seq_;
   if (!is_discrete(e.cmd.op) && open_[e.cmd.target] == seq + 1) open_[e.cmd.target] = 0;
   if (e.cmd.op != Op::set) {
-    e.id = next_id_++;
+    if (e.id == 0) e.id = next_id_++;
     unacked_.push_back(e);
   }
   ++stats_.sent;
@@ -90,8 +93,7 @@ void Outbox::on_disconnect() {
   // Rebuild as [unacked..., pending...] (a rare path: allocation is fine here).
   Ring<Entry> rebuilt(unacked_.size() + queue_.size());
   for (std::size_t i = 0; i < unacked_.size(); ++i) {
-    Entry e = unacked_[i];
-    e.id = 0;
+    Entry e = unacked_[i];  // keeps its id: the same session's add-on applies it once
     e.segment = 0;
     rebuilt.push_back(e);
     ++stats_.resent;

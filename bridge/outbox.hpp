@@ -5,8 +5,8 @@
 //  - toggle/keyframe/call are never merged or dropped, and each is a barrier for every path,
 //  - past kSoftCap pending commands, sets and adds merge across barriers too.
 // Adds and discrete commands are sent with an id and kept until the add-on acknowledges
-// them; after a reconnect they are sent again, after the latest value of every absolute
-// target. It holds values, not bytes (link_codec.cpp encodes them). Pure: no I/O, no clock.
+// them; after a reconnect they are sent again with the same id (the add-on applies an id
+// of the same session once), after the latest value of every absolute target. It holds values, not bytes (link_codec.cpp encodes them). Pure: no I/O, no clock.
 #pragma once
 
 #include <cstdint>
@@ -66,7 +66,7 @@ class Outbox final : public CommandSink {
   struct Entry {
     Command cmd;
     std::uint64_t segment = 0;
-    std::uint64_t id = 0;  ///< 0 until written (tracked commands only)
+    std::uint64_t id = 0;  ///< 0 until first written (tracked commands only); kept when re-sent
   };
   void append(const Command& c);
   void reindex();

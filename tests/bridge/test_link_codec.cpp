@@ -17,7 +17,7 @@ TEST_CASE("codec: commands, watches and the hello encode as docs/protocol.md sho
   codec::append_command(out, {Op::add, loc, -2}, t, 7);
   codec::append_command(out, {Op::call, play, 0}, t, 8);
   codec::append_command(out, {Op::watch, loc, 0}, t, 9);
-  codec::append_hello(out, "knoblink/9.9.9", "s\"ecret");
+  codec::append_hello(out, "knoblink/9.9.9", "s\"ecret", "f00d");
   std::vector<json> lines;
   for (std::size_t at = 0, nl; (nl = out.find('\n', at)) != std::string::npos; at = nl + 1)
     lines.push_back(json::parse(out.substr(at, nl - at)));
@@ -26,7 +26,7 @@ TEST_CASE("codec: commands, watches and the hello encode as docs/protocol.md sho
   CHECK(lines[1] == json{{"id", 7}, {"op", "add"}, {"path", t.text(loc)}, {"value", -2}});
   CHECK(lines[2] == json{{"id", 8}, {"op", "call"}, {"operator", "screen.animation_play"}});
   CHECK(lines[3] == json{{"id", 9}, {"op", "watch"}, {"path", t.text(loc)}});
-  CHECK(lines[4] == json{{"hello", 1}, {"client", "knoblink/9.9.9"}, {"token", "s\"ecret"}});
+  CHECK(lines[4] == json{{"hello", 1}, {"client", "knoblink/9.9.9"}, {"token", "s\"ecret"}, {"session", "f00d"}});
 }
 
 TEST_CASE("codec: answers decode into plain values") {

@@ -142,3 +142,21 @@ TEST_CASE("a long disconnect does not grow the queue with knob values") {
   CHECK(frames == 100000);  // no step lost
   CHECK(last_x == 99999);   // the newest value last
 }
+
+TEST_CASE("a re-sent command keeps its id, and nothing merges into it") {
+  Fixture f;
+  f.box->push({Op::add, f.frame, 1});
+  f.box->push({Op::toggle, f.loc, 0});
+  const auto first = f.drain();
+  REQUIRE(first.size() == 2);
+  f.box->on_disconnect();
+  f.box->push({Op::add, f.frame, 5});  // the encoder turns on while Blender is away
+  f.box->on_connect();
+  const auto again = f.drain();
+  REQUIRE(again.size() == 3);
+  CHECK(again[0]["id"] == first[0]["id"]);  // the add-on answers it without applying it twice
+  CHECK(again[0]["value"] == 1);
+  CHECK(again[1]["id"] == first[1]["id"]);
+  CHECK(again[2]["value"] == 5);
+  CHECK(again[2]["id"].get<std::uint64_t>() > first[1]["id"].get<std::uint64_t>());
+}
