@@ -2,6 +2,9 @@
 #include <catch2/catch.hpp>
 
 #include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
 
 #include <nlohmann/json.hpp>
 
@@ -104,4 +107,59 @@ TEST_CASE("SIGHUP reloads the mapping; a broken file keeps the running one") {
   CHECK(json::parse(*l2)["value"] == 0.8);
   p.signal(SIGTERM);
   CHECK(p.wait(5s) == std::optional<int>(0));
+}
+
+TEST_CASE("no blender: in the mapping: the bridge finds Blender by its discovery file and sends its token") {
+  TempDir dir;
+  Listener a, b;
+  Pty pty;
+  const std::string run = dir.file("run");
+  std::filesystem::create_directories(run + "/knoblink");
+  const auto discovery = [&](const Listener& l, const std::string& token, const std::string& blend, int started) {
+    dir.write("run/knoblink/blender-" + std::to_string(l.port()) + ".json",
+              json{{"port", l.port()}, {"token", token}, {"pid", ::getpid()}, {"blender", "3.4.1"},
+                   {"file", blend}, {"started", started}}.dump());
+  };
+  discovery(a, "token-a", "/home/u/shots/a.blend", 100);
+  discovery(b, "token-b", "/home/u/shots/b.blend", 200);
+  const std::string devices = "devices:\n  box:\n    serial: {port: " + pty.slave() +
+                              "}\nmappings:\n  - control: box.k1\n    set: context.scene.a\n";
+  const auto expect_hello = [](Listener& l, const std::string& token) {
+    auto conn = l.accept(15s);
+    REQUIRE(conn);
+    const auto hello = conn->read_line(10s);
+    REQUIRE(hello);
+    const auto h = json::parse(*hello);
+    CHECK(h["token"] == token);
+    CHECK(h["session"].get<std::string>().size() == 32);
+    return h["session"].get<std::string>();
+  };
+
+  SECTION("two running: blender: {file:} picks one") {
+    const auto cfg = dir.write("map.yaml", "blender: {file: a.blend}\n" + devices);
+    Process p({"/usr/bin/env", "XDG_RUNTIME_DIR=" + run, kBin, "run", "--config", cfg}, dir.file("run.log"));
+    expect_hello(a, "token-a");
+    REQUIRE(wait_until([&] { return p.log().find("matches 'a.blend' of 2 running") != std::string::npos; }, 10s));
+    p.signal(SIGTERM);
+    CHECK(p.wait(5s) == std::optional<int>(0));
+  }
+  SECTION("two running, no file: the newest, and the log says how to pick another") {
+    const auto cfg = dir.write("map.yaml", devices);
+    Process p({"/usr/bin/env", "XDG_RUNTIME_DIR=" + run, kBin, "run", "--config", cfg}, dir.file("run.log"));
+    expect_hello(b, "token-b");
+    REQUIRE(wait_until([&] { return p.log().find("most recently started of 2 running") != std::string::npos; }, 10s));
+    p.signal(SIGTERM);
+    CHECK(p.wait(5s) == std::optional<int>(0));
+  }
+  SECTION("none running yet: it says so and connects once one appears") {
+    std::filesystem::remove_all(run + "/knoblink");
+    const auto cfg = dir.write("map.yaml", devices);
+    Process p({"/usr/bin/env", "XDG_RUNTIME_DIR=" + run, kBin, "run", "--config", cfg}, dir.file("run.log"));
+    REQUIRE(wait_until([&] { return p.log().find("no running Blender with the KnobLink add-on") != std::string::npos; }, 10s));
+    std::filesystem::create_directories(run + "/knoblink");
+    discovery(a, "token-a", "", 300);
+    expect_hello(a, "token-a");
+    p.signal(SIGTERM);
+    CHECK(p.wait(5s) == std::optional<int>(0));
+  }
 }
