@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -57,6 +58,14 @@ std::vector<BlenderInstance> find_blenders(const std::string& dir, std::vector<s
     const auto name = entry.path().filename().string();
     if (name.rfind("blender-", 0) != 0 || entry.path().extension() != ".json") continue;
     const std::string path = entry.path().string();
+    // Only a file of our own that nobody else can write names a Blender to trust with our
+    // devices (the add-on creates it 0600 in a 0700 folder).
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) continue;  // removed meanwhile: that Blender stopped
+    if (st.st_uid != ::getuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+      problems.push_back(path + ": not owned by this user or writable by others; ignored");
+      continue;
+    }
     std::ifstream in(path, std::ios::binary);
     if (!in) {
       problems.push_back(path + ": cannot read it (another user's Blender?)");

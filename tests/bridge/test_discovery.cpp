@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -37,11 +38,16 @@ TEST_CASE("discovery: live Blenders are found, dead and broken files are skipped
   d.write("blender-9878.json", file(9878, 999999999, "/home/a/old.blend", 300));  // that process is gone
   d.write("blender-9879.json", "{\"port\": \"x\"}");
   d.write("notes.txt", "not a discovery file");
+  d.write("blender-9880.json", file(9880, ::getpid(), "", 400));
+  std::filesystem::permissions(d.path / "blender-9880.json", std::filesystem::perms::others_write,
+                               std::filesystem::perm_options::add);  // anyone could have written it
   std::vector<std::string> problems;
   const auto found = find_blenders(d.path.string(), problems);
   REQUIRE(found.size() == 2);
-  REQUIRE(problems.size() == 1);
+  REQUIRE(problems.size() == 2);
+  std::sort(problems.begin(), problems.end());
   CHECK_THAT(problems[0], Catch::Contains("blender-9879.json: no valid \"port\""));
+  CHECK_THAT(problems[1], Catch::Contains("blender-9880.json: not owned by this user or writable by others"));
 
   std::string why;
   auto b = choose_blender(found, "", why);
