@@ -13,12 +13,8 @@
 #include "bridge/config.hpp"
 #include "bridge/mapper.hpp"
 #include "bridge/outbox.hpp"
-#include "bridge/posting_sink.hpp"
+#include "devices/device_source.hpp"
 #include "devices/event_sink.hpp"
-#include "devices/serial_source.hpp"
-#ifdef KNOBLINK_WITH_HID
-#include "devices/hid/hid_source.hpp"
-#endif
 
 namespace knoblink {
 
@@ -30,7 +26,6 @@ struct Counters {
   std::uint64_t events = 0;     ///< control events decoded
   std::uint64_t unmapped = 0;   ///< events no mapping uses
   std::uint64_t malformed = 0;  ///< lines/reports skipped
-  std::uint64_t reconnects = 0; ///< Blender connections lost after being up
   std::uint64_t device_reconnects = 0;
 };
 
@@ -45,6 +40,8 @@ class Bridge final : public EventSink, public LinkListener {
   void reload(Config config);
   /// One line with every counter.
   std::string counters_line() const;
+  /// One line per device: its name, kind, where it is attached and its state.
+  std::vector<std::string> device_lines() const;
 
   // EventSink
   void on_event(const ControlEvent& event) override;
@@ -70,11 +67,8 @@ class Bridge final : public EventSink, public LinkListener {
   std::unique_ptr<Mapper> mapper_;
   std::unique_ptr<Outbox> outbox_;
   std::unique_ptr<BlenderLink> link_;
-  std::vector<std::unique_ptr<SerialSource>> serial_;  ///< by device index; null for non-serial devices
-#ifdef KNOBLINK_WITH_HID
-  PostingSink hid_sink_{io_, *this};  ///< HidSource calls come from its reader thread
-  std::vector<std::unique_ptr<hid::HidSource>> hid_;  ///< by device index; null for non-HID devices
-#endif
+  std::vector<std::unique_ptr<DeviceSource>> devices_;  ///< by device index; null for a device that cannot be opened
+  std::vector<std::string> output_errors_;  ///< by device index: the last failed output write, told once
   Counters counters_;
   std::string last_remote_error_;
   std::uint64_t repeated_remote_errors_ = 0;

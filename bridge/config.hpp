@@ -1,4 +1,4 @@
-// The mapping file (DESIGN.md, Contract 3), parsed and validated once into a
+// The mapping file (docs/mapping.md), parsed and validated once into a
 // checked structure. Every problem is reported as
 // "file:line:col: what is wrong; what is allowed".
 #pragma once
@@ -6,9 +6,12 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "devices/control_event.hpp"
+#include "devices/hid/hid_config.hpp"
+#include "devices/serial_config.hpp"
 
 namespace knoblink {
 
@@ -19,22 +22,13 @@ struct BlenderConfig {
   std::string token;  ///< sent in the hello; required by the add-on off loopback
 };
 
-/// A serial device: by path, by USB match, or the first port whose device says hello.
-struct SerialConfig {
-  std::string port = "auto";  ///< "auto" or a path such as /dev/ttyACM0
-  std::string match;          ///< "VID:PID[:serial]", hex; empty = any
-  int baud = 115200;
-};
-
-/// A USB HID device chosen by "VID:PID[:serial]".
-struct HidConfig {
-  std::string match;
-};
+/// One device kind's settings: the key under the device (serial:, hid:). One
+/// alternative per kind; bridge/devices.cpp makes the source for each.
+using DeviceKindConfig = std::variant<SerialConfig, HidConfig>;
 
 struct DeviceConfig {
   std::string name;  ///< the key under devices:, e.g. "box"
-  std::optional<SerialConfig> serial;
-  std::optional<HidConfig> hid;
+  DeviceKindConfig kind;
   int line = 0;  ///< where it was declared (1-based), for messages
 };
 

@@ -126,6 +126,10 @@ void HidSource::notice(Severity severity, const std::string& text) {
 void HidSource::problem(Severity severity, const std::string& text) {
   if (text == last_problem_) return;
   last_problem_ = text;
+  {
+    std::lock_guard lock(mutex_);
+    waiting_ = text;
+  }
   notice(severity, text);
 }
 
@@ -164,6 +168,8 @@ HidSource::Step HidSource::try_open() {
   {
     std::lock_guard lock(mutex_);
     handle_ = std::move(handle);
+    attached_ = path_;
+    waiting_.clear();
     outputs_ = std::make_unique<OutputState>(*descriptor_);
     ++stats_.connects;
   }
@@ -194,6 +200,7 @@ HidSource::Step HidSource::step(std::int64_t now_us) {
       {
         std::lock_guard lock(mutex_);
         handle_.reset();
+        attached_.clear();
         outputs_.reset();
         ++stats_.disconnects;
       }
@@ -243,6 +250,15 @@ std::string HidSource::write_output(std::string_view control, std::int32_t value
     handle = handle_;
   }
   return handle->write(report);
+}
+
+DeviceDescription HidSource::describe() const {
+  std::lock_guard lock(mutex_);
+  DeviceDescription d{"hid", options_.label, attached_, {}};
+  if (handle_) d.state = "connected";
+  else if (!thread_.joinable()) d.state = "stopped";
+  else d.state = "waiting: " + (waiting_.empty() ? "looking for HID device " + match_.str() : waiting_);
+  return d;
 }
 
 HidSourceStats HidSource::stats() const {
