@@ -1,4 +1,4 @@
-// The mapping file: the DESIGN.md example loads; every bad file names file:line:col.
+// The mapping file: the example of docs/mapping.md loads; every bad file names file:line:col.
 #include <catch2/catch.hpp>
 
 #include "bridge/config.hpp"
@@ -32,7 +32,7 @@ std::vector<std::string> errors_of(const std::string& yaml) {
 }
 }  // namespace
 
-TEST_CASE("the DESIGN.md example loads into a checked structure") {
+TEST_CASE("the docs/mapping.md example loads into a checked structure") {
   auto r = load_config_text(kDesignExample, "example.yaml");
   REQUIRE(r.errors.empty());
   const Config& c = *r.config;
