@@ -15,19 +15,7 @@ std::string hex(std::uint64_t v) {
 }
 }  // namespace
 
-std::optional<std::uint64_t> parse_uid(std::string_view text) {
-  if (text.empty() || text.size() > 16) return std::nullopt;
-  std::uint64_t v = 0;
-  for (char c : text) {
-    int d = -1;
-    if (c >= '0' && c <= '9') d = c - '0';
-    else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-    else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
-    if (d < 0) return std::nullopt;
-    v = v * 16 + static_cast<std::uint64_t>(d);
-  }
-  return v;
-}
+std::optional<std::uint64_t> parse_uid(std::string_view text) { return parse_hex(text, 16); }
 
 SerialSession::SerialSession(std::uint16_t device, std::string label, std::optional<std::uint64_t> want_uid,
                              EventSink& sink)

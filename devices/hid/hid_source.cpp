@@ -13,17 +13,9 @@ std::string hex4(std::uint16_t v) {
 }
 
 std::optional<std::uint16_t> parse_hex16(std::string_view s) {
-  if (s.empty() || s.size() > 4) return std::nullopt;
-  std::uint16_t v = 0;
-  for (char c : s) {
-    int d = -1;
-    if (c >= '0' && c <= '9') d = c - '0';
-    else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-    else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
-    if (d < 0) return std::nullopt;
-    v = static_cast<std::uint16_t>(v * 16 + d);
-  }
-  return v;
+  const auto v = parse_hex(s, 4);
+  if (!v) return std::nullopt;
+  return static_cast<std::uint16_t>(*v);
 }
 
 std::string hex_bytes(std::span<const std::uint8_t> bytes) {
