@@ -1,7 +1,5 @@
 #include "bridge/bridge.hpp"
 
-#include "bridge/devices.hpp"
-
 #include <asio/post.hpp>
 #include <spdlog/spdlog.h>
 
@@ -29,7 +27,7 @@ void Bridge::open_devices() {
   output_errors_.assign(config_.devices.size(), {});
   for (std::size_t i = 0; i < config_.devices.size(); ++i) {
     std::string error;
-    devices_[i] = make_device(io_, static_cast<std::uint16_t>(i), config_.devices[i], *this, error);
+    devices_[i] = make_device(device_context_, static_cast<std::uint16_t>(i), config_.devices[i], *this, error);
     if (devices_[i]) devices_[i]->start();
     else spdlog::error("{}", error);
   }

@@ -11,6 +11,7 @@
 
 #include "bridge/blender_link.hpp"
 #include "bridge/config.hpp"
+#include "bridge/devices.hpp"
 #include "bridge/mapper.hpp"
 #include "bridge/outbox.hpp"
 #include "devices/device_source.hpp"
@@ -67,6 +68,7 @@ class Bridge final : public EventSink, public LinkListener {
   std::unique_ptr<Mapper> mapper_;
   std::unique_ptr<Outbox> outbox_;
   std::unique_ptr<BlenderLink> link_;
+  DeviceContext device_context_{io_};  ///< shared by the devices (serial ports held)
   std::vector<std::unique_ptr<DeviceSource>> devices_;  ///< by device index; null for a device that cannot be opened
   std::vector<std::string> output_errors_;  ///< by device index: the last failed output write, told once
   Counters counters_;

@@ -38,12 +38,12 @@ class PostedDevice final : public DeviceSource {
   std::unique_ptr<DeviceSource> inner_;
 };
 
-std::unique_ptr<DeviceSource> make_serial(asio::io_context& io, std::uint16_t index, const std::string& name,
+std::unique_ptr<DeviceSource> make_serial(DeviceContext& context, std::uint16_t index, const std::string& name,
                                           const SerialConfig& config, EventSink& sink, std::string&) {
-  return std::make_unique<SerialSource>(io, index, name, config, sink);
+  return std::make_unique<SerialSource>(context.io, index, name, config, sink, context.serial_ports);
 }
 
-std::unique_ptr<DeviceSource> make_hid(asio::io_context& io, std::uint16_t index, const std::string& name,
+std::unique_ptr<DeviceSource> make_hid(DeviceContext& context, std::uint16_t index, const std::string& name,
                                        const HidConfig& config, EventSink& sink, std::string& error) {
 #ifdef KNOBLINK_WITH_HID
   const auto match = hid::HidMatch::parse(config.match, error);
@@ -53,11 +53,11 @@ std::unique_ptr<DeviceSource> make_hid(asio::io_context& io, std::uint16_t index
   }
   hid::HidSourceOptions options;
   options.label = name;
-  return std::make_unique<PostedDevice>(io, sink, [&](EventSink& posted) {
+  return std::make_unique<PostedDevice>(context.io, sink, [&](EventSink& posted) {
     return std::make_unique<hid::HidSource>(index, *match, posted, nullptr, options);
   });
 #else
-  (void)io, (void)index, (void)config, (void)sink;
+  (void)context, (void)index, (void)config, (void)sink;
   error = name + ": HID devices are not supported by this build (KNOBLINK_WITH_HID=OFF)";
   return nullptr;
 #endif
@@ -94,13 +94,16 @@ constexpr bool (*kListers[])(std::ostream&, std::ostream&) = {
 
 }  // namespace
 
-std::unique_ptr<DeviceSource> make_device(asio::io_context& io, std::uint16_t index, const DeviceConfig& config,
+DeviceContext::DeviceContext(asio::io_context& io_context)
+    : io(io_context), serial_ports(std::make_shared<SerialPorts>()) {}
+
+std::unique_ptr<DeviceSource> make_device(DeviceContext& context, std::uint16_t index, const DeviceConfig& config,
                                           EventSink& sink, std::string& error) {
   return std::visit(
       [&](const auto& kind) -> std::unique_ptr<DeviceSource> {
         using T = std::decay_t<decltype(kind)>;
-        if constexpr (std::is_same_v<T, SerialConfig>) return make_serial(io, index, config.name, kind, sink, error);
-        else if constexpr (std::is_same_v<T, HidConfig>) return make_hid(io, index, config.name, kind, sink, error);
+        if constexpr (std::is_same_v<T, SerialConfig>) return make_serial(context, index, config.name, kind, sink, error);
+        else if constexpr (std::is_same_v<T, HidConfig>) return make_hid(context, index, config.name, kind, sink, error);
         else static_assert(sizeof(T) == 0, "a device kind without a factory case");
       },
       config.kind);

@@ -159,10 +159,11 @@ int cmd_monitor(const std::string& file, const std::string& port, int baud) {
   for (const auto& d : devices) names.push_back(d.name);
   MonitorSink sink(names);
   asio::io_context io(1);
+  DeviceContext context(io);
   std::vector<std::unique_ptr<DeviceSource>> sources;
   for (std::size_t i = 0; i < devices.size(); ++i) {
     std::string error;
-    auto source = make_device(io, static_cast<std::uint16_t>(i), devices[i], sink, error);
+    auto source = make_device(context, static_cast<std::uint16_t>(i), devices[i], sink, error);
     if (!source) {
       spdlog::error("{}", error);
       continue;

@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -20,14 +21,24 @@ std::int64_t now_us() {
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
+bool contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
 }  // namespace
 
+void SerialPorts::release(const std::string& path) {
+  if (auto it = std::find(held_.begin(), held_.end(), path); it != held_.end()) held_.erase(it);
+}
+
+bool SerialPorts::held(const std::string& path) const { return contains(held_, path); }
+
 SerialSource::SerialSource(asio::io_context& io, std::uint16_t index, std::string label, SerialConfig config,
-                           EventSink& sink)
+                           EventSink& sink, std::shared_ptr<SerialPorts> ports)
     : index_(index),
       label_(std::move(label)),
       config_(std::move(config)),
       sink_(sink),
+      ports_(ports ? std::move(ports) : std::make_shared<SerialPorts>()),
       session_(index, label_, config_.uid.empty() ? std::nullopt : parse_uid(config_.uid), sink),
       stream_(io),
       timer_(io) {}
@@ -42,16 +53,22 @@ void SerialSource::start() {
 void SerialSource::stop() {
   stopped_ = true;
   timer_.cancel();
-  asio::error_code ignored;
-  if (stream_.is_open()) stream_.close(ignored);
-  port_.close();
+  close_port();
   session_.close();
+}
+
+void SerialSource::close_port() {
+  asio::error_code ignored;
+  if (stream_.is_open()) stream_.close(ignored);  // cancels the read; its handler sees operation_aborted
+  port_.close();
+  if (!claimed_.empty()) ports_->release(claimed_);
+  claimed_.clear();
 }
 
 std::vector<std::string> SerialSource::candidates(std::string& error) const {
   if (config_.port != "auto") return {config_.port};
   std::vector<std::string> out;
-  for (const auto& p : list_serial_ports(error))
+  for (const auto& p : ports_->list(error))
     if (port_matches(p, config_.match) && (p.transport == "usb" || !config_.match.empty())) out.push_back(p.path);
   return out;
 }
@@ -62,6 +79,11 @@ void SerialSource::do_open() {
   candidates_ = candidates(error);
   candidate_ = 0;
   skipped_.clear();
+  // Ports last seen with another box go last, so that two sources waiting for each
+  // other's boxes swap instead of probing the same port in step.
+  std::erase_if(other_uid_, [&](const std::string& p) { return !contains(candidates_, p); });
+  std::stable_partition(candidates_.begin(), candidates_.end(),
+                        [&](const std::string& p) { return !contains(other_uid_, p); });
   if (candidates_.empty()) {
     schedule_reopen(error.empty() ? "no USB serial port" + (config_.match.empty() ? std::string() : " matching " + config_.match) +
                                         " found; plug the device in, or give port: /dev/... (see `knoblink list`)"
@@ -72,9 +94,7 @@ void SerialSource::do_open() {
 }
 
 void SerialSource::next_candidate() {
-  asio::error_code ignored;
-  stream_.close(ignored);  // cancels the read; its handler sees operation_aborted
-  port_.close();
+  close_port();
   session_.close();
   ++candidate_;
   try_candidate();
@@ -90,6 +110,13 @@ void SerialSource::try_candidate() {
     return;
   }
   const std::string& path = candidates_[candidate_];
+  const bool probing = config_.port == "auto";
+  if (probing && ports_->held(path)) {
+    skipped_ += (skipped_.empty() ? "" : ", ") + path + " in use by another device";
+    ++candidate_;
+    try_candidate();
+    return;
+  }
   std::string error;
   port_ = SerialPort::open(path, config_.baud, error);
   if (!port_.is_open()) {
@@ -108,7 +135,8 @@ void SerialSource::try_candidate() {
     schedule_reopen("cannot watch " + path + ": " + ec.message());
     return;
   }
-  const bool probing = config_.port == "auto";
+  ports_->claim(path);
+  claimed_ = path;
   session_.open(path, port_.backend(), probing);
   if (probing) {
     timer_.expires_after(kProbeTime);
@@ -147,12 +175,14 @@ void SerialSource::do_read() {
         case SerialSession::State::connected:
           if (was_probing) {  // the hello came: this port is ours
             timer_.cancel();
+            std::erase(other_uid_, session_.path());
             backoff_ = std::chrono::milliseconds(100);
             last_problem_.clear();
           }
           break;
         case SerialSession::State::rejected:  // another box (uid): leave it to other devices
           skipped_ += (skipped_.empty() ? "" : ", ") + std::string("uid=") + session_.uid() + " on " + session_.path();
+          if (!contains(other_uid_, session_.path())) other_uid_.push_back(session_.path());
           timer_.cancel();
           return next_candidate();
         case SerialSession::State::probing:
@@ -164,9 +194,7 @@ void SerialSource::do_read() {
 }
 
 void SerialSource::lost(const std::string& why) {
-  asio::error_code ignored;
-  stream_.close(ignored);
-  port_.close();
+  close_port();
   writing_ = false;
   if (session_.state() == SerialSession::State::probing) {
     timer_.cancel();

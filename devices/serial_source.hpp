@@ -11,6 +11,8 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -22,11 +24,33 @@
 
 namespace knoblink {
 
+/// The serial ports as the sources of one bridge see them: what the system lists, and
+/// which of them a source holds open, so that port: auto never probes a port another
+/// device holds (its bytes would be split between two readers, and another device's box
+/// asked to describe itself). Used on the io thread only.
+class SerialPorts {
+ public:
+  using Lister = std::function<std::vector<PortInfo>(std::string& error)>;
+  /// lister: list_serial_ports, or a test's own list.
+  explicit SerialPorts(Lister lister = list_serial_ports) : lister_(std::move(lister)) {}
+  /// The ports there are now; none and error set when they cannot be listed.
+  std::vector<PortInfo> list(std::string& error) const { return lister_(error); }
+  void claim(const std::string& path) { held_.push_back(path); }
+  void release(const std::string& path);
+  bool held(const std::string& path) const;
+
+ private:
+  Lister lister_;
+  std::vector<std::string> held_;  ///< one entry per open port (a path given twice is held twice)
+};
+
 class SerialSource final : public DeviceSource {
  public:
   /// index: the device's index in the bridge; label: its name in messages. The config's
-  /// uid must be empty or valid hex (the config parser checks it).
-  SerialSource(asio::io_context& io, std::uint16_t index, std::string label, SerialConfig config, EventSink& sink);
+  /// uid must be empty or valid hex (the config parser checks it). ports: shared by the
+  /// serial sources of one bridge (null: the system's ports, for this source alone).
+  SerialSource(asio::io_context& io, std::uint16_t index, std::string label, SerialConfig config, EventSink& sink,
+               std::shared_ptr<SerialPorts> ports = nullptr);
   ~SerialSource() override;
   SerialSource(const SerialSource&) = delete;
   SerialSource& operator=(const SerialSource&) = delete;
@@ -49,6 +73,7 @@ class SerialSource final : public DeviceSource {
   void do_open();
   void try_candidate();
   void next_candidate();
+  void close_port();
   void do_read();
   void do_write();
   void lost(const std::string& why);
@@ -59,6 +84,8 @@ class SerialSource final : public DeviceSource {
   std::string label_;
   SerialConfig config_;
   EventSink& sink_;
+  std::shared_ptr<SerialPorts> ports_;
+  std::string claimed_;  ///< the path this source holds in ports_, empty when none
   SerialSession session_;
   asio::posix::stream_descriptor stream_;
   asio::steady_timer timer_;
@@ -67,7 +94,8 @@ class SerialSource final : public DeviceSource {
   std::string out_pending_, out_writing_;
   std::vector<std::string> candidates_;
   std::size_t candidate_ = 0;
-  std::string skipped_;  ///< auto mode with uid: the other uids seen in this round of candidates
+  std::string skipped_;  ///< auto mode: ports passed over in this round (another uid, held by another device)
+  std::vector<std::string> other_uid_;  ///< auto mode with uid: ports last seen with another box; tried last
   bool stopped_ = true;
   bool writing_ = false;
   std::string last_problem_;  ///< to say a repeated open failure once

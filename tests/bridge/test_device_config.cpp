@@ -52,10 +52,11 @@ TEST_CASE("a bad uid is an error naming where and what to write") {
 
 TEST_CASE("the factory makes one source per kind, not started") {
   asio::io_context io;
+  DeviceContext context(io);
   NullSink sink;
   std::string error;
   DeviceConfig serial{"box", SerialConfig{"/dev/null", "", 115200, ""}, 1};
-  auto s = make_device(io, 0, serial, sink, error);
+  auto s = make_device(context, 0, serial, sink, error);
   REQUIRE(s);
   const auto d = s->describe();
   CHECK(d.kind == "serial");
@@ -64,7 +65,7 @@ TEST_CASE("the factory makes one source per kind, not started") {
   CHECK_THAT(s->write_output(Name::unchecked("l1"), 1).error, Catch::Contains("not connected"));
 
   DeviceConfig hid{"pad", HidConfig{"054c:05c4"}, 2};
-  auto h = make_device(io, 1, hid, sink, error);
+  auto h = make_device(context, 1, hid, sink, error);
 #ifdef KNOBLINK_WITH_HID
   REQUIRE(h);
   CHECK(h->describe().kind == "hid");
