@@ -1,5 +1,5 @@
-// decode -> map -> coalesce -> serialize, per event, on one core; heap allocations
-// per event counted by replacing the global operator new.
+// decode (SerialSession, fed as SerialSource feeds it) -> map -> coalesce -> serialize,
+// per event, on one core; heap allocations per event counted by replacing the global operator new.
 //   build/bench/pipeline_bench [events]
 #include <chrono>
 #include <cstdio>
@@ -11,10 +11,24 @@
 #include "bridge/mapper.hpp"
 #include "bridge/link_codec.hpp"
 #include "bridge/outbox.hpp"
-#include "devices/line_decoder.hpp"
+#include "devices/serial_session.hpp"
 
 namespace {
 std::size_t g_allocs = 0;
+
+/// The bridge's side of the session: every event goes to f.
+template <class F>
+class MapSink final : public knoblink::EventSink {
+ public:
+  explicit MapSink(F& f) : f_(f) {}
+  void on_event(const knoblink::ControlEvent& e) override { f_(e); }
+  void on_notice(std::uint16_t, knoblink::Severity, std::string_view) override {}
+  void on_connection(std::uint16_t, bool) override {}
+  void on_control(std::uint16_t, const knoblink::ControlInfo&) override {}
+
+ private:
+  F& f_;
+};
 }
 
 void* operator new(std::size_t n) {
@@ -53,7 +67,6 @@ mappings:
   std::vector<bool> absolute(targets.size());
   for (std::uint32_t t = 0; t < targets.size(); ++t) absolute[t] = mapper.is_absolute(t);
   Outbox outbox(targets.size(), absolute);
-  LineDecoder decoder;
 
   // A realistic stream: mostly knob values, some encoder steps, a button now and then.
   std::string stream;
@@ -68,22 +81,24 @@ mappings:
   std::string wire;
   wire.reserve(1 << 20);
   std::uint64_t next_ack = 1, decoded = 0;
+  // What SerialSource does: the session decodes each read and hands the events to the
+  // bridge, which maps them; the link writes whenever the socket is free (every 16 events here).
+  const auto on_event = [&](const ControlEvent& ev) {
+    mapper.on_event(ev, outbox);
+    ++decoded;
+    if ((decoded & 15) == 0) {
+      wire.clear();
+      while (const auto o = outbox.pop()) codec::append_command(wire, o->cmd, targets, o->id);
+      while (outbox.unacked() > 0) outbox.ack(next_ack++);  // the add-on's answers
+    }
+  };
+  MapSink<decltype(on_event)> sink(on_event);
+  SerialSession session(0, "box", std::nullopt, sink);
+  session.open("/dev/null", "bench", false);
+  std::int64_t now = 0;
   const auto run_pass = [&] {
-    decoder.feed(stream, [&](const DecodedLine& l) {
-      if (const auto* e = std::get_if<EventLine>(&l)) {
-        ControlEvent ev;
-        ev.control = e->name;
-        ev.value = e->value;
-        mapper.on_event(ev, outbox);
-        ++decoded;
-        // The link writes whenever the socket is free: every 16 events here.
-        if ((decoded & 15) == 0) {
-          wire.clear();
-          while (const auto o = outbox.pop()) codec::append_command(wire, o->cmd, targets, o->id);
-          while (outbox.unacked() > 0) outbox.ack(next_ack++);  // the add-on's answers
-        }
-      }
-    });
+    for (std::size_t at = 0; at < stream.size(); at += 512)  // SerialSource reads at most 512 bytes
+      session.feed(std::string_view(stream).substr(at, 512), now += 100);
   };
   for (int i = 0; i < 20; ++i) run_pass();  // warm-up: buffers reach their working size
 

@@ -41,32 +41,13 @@ void Bridge::build_pipeline() {
 
 void Bridge::open_devices() {
   stop_devices();
-  serial_.resize(config_.devices.size());
-#ifdef KNOBLINK_WITH_HID
-  hid_.resize(config_.devices.size());
-#endif
+  devices_.resize(config_.devices.size());
+  output_errors_.assign(config_.devices.size(), {});
   for (std::size_t i = 0; i < config_.devices.size(); ++i) {
-    const auto& d = config_.devices[i];
-    if (d.serial) {
-      serial_[i] = std::make_unique<SerialSource>(io_, static_cast<std::uint16_t>(i), d.name,
-                                                  SerialSpec{d.serial->port, d.serial->match, d.serial->baud}, *this);
-      serial_[i]->start();
-    } else if (d.hid) {
-#ifdef KNOBLINK_WITH_HID
-      std::string error;
-      const auto match = hid::HidMatch::parse(d.hid->match, error);
-      if (!match) {
-        spdlog::error("{}: {}", d.name, error);
-        continue;
-      }
-      hid::HidSourceOptions options;
-      options.label = d.name;
-      hid_[i] = std::make_unique<hid::HidSource>(static_cast<std::uint16_t>(i), *match, hid_sink_, nullptr, options);
-      hid_[i]->start();
-#else
-      spdlog::error("{}: HID devices are not supported by this build (KNOBLINK_WITH_HID=OFF)", d.name);
-#endif
-    }
+    std::string error;
+    devices_[i] = make_device(device_context_, static_cast<std::uint16_t>(i), config_.devices[i], *this, error);
+    if (devices_[i]) devices_[i]->start();
+    else spdlog::error("{}", error);
   }
 }
 
@@ -85,30 +66,24 @@ void Bridge::start() {
 }
 
 void Bridge::stop_devices() {
-  for (auto& s : serial_)
-    if (s) s->stop();
-  serial_.clear();
-#ifdef KNOBLINK_WITH_HID
-  hid_.clear();  // each HidSource joins its reader thread
-#endif
+  for (auto& d : devices_)
+    if (d) d->stop();
+  devices_.clear();  // a HID source has joined its reader thread in stop()
 }
 
 void Bridge::stop() {
   stop_devices();
-#ifdef KNOBLINK_WITH_HID
-  hid_sink_.stop();
-#endif
   if (link_) link_->stop();
 }
 
 void Bridge::reload(Config config) {
   const bool same_blender = config.blender == config_.blender;
-  // The old serial sources may still have aborted handlers queued on io_: they are
+  // The old sources may still have aborted handlers queued on io_: they are
   // destroyed by a handler posted after those, never under them.
-  for (auto& s : serial_)
-    if (s) s->stop();
-  asio::post(io_, [old = std::make_shared<decltype(serial_)>(std::move(serial_))] {});
-  serial_.clear();
+  for (auto& d : devices_)
+    if (d) d->stop();
+  asio::post(io_, [old = std::make_shared<decltype(devices_)>(std::move(devices_))] {});
+  devices_.clear();
   config_ = std::move(config);
   build_pipeline();
   if (same_blender) {
@@ -119,6 +94,19 @@ void Bridge::reload(Config config) {
   }
   open_devices();
   spdlog::info("reloaded {}: {} devices, {} mappings", config_.file, config_.devices.size(), config_.mappings.size());
+}
+
+std::vector<std::string> Bridge::device_lines() const {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < config_.devices.size(); ++i) {
+    if (i >= devices_.size() || !devices_[i]) {
+      out.push_back(config_.devices[i].name + ": not opened (see the error above)");
+      continue;
+    }
+    const auto d = devices_[i]->describe();
+    out.push_back(d.label + ": " + d.kind + (d.attached.empty() ? "" : " " + d.attached) + ", " + d.state);
+  }
+  return out;
 }
 
 std::string Bridge::counters_line() const {
@@ -182,12 +170,12 @@ void Bridge::on_link_down(const std::string& why) {
 
 void Bridge::on_watched(std::uint32_t target, std::optional<double> value) {
   mapper_->on_watched_value(target, value, [this](const OutputWrite& w) {
-    if (w.device < serial_.size() && serial_[w.device]) serial_[w.device]->write_output(w.control, w.value);
-#ifdef KNOBLINK_WITH_HID
-    if (w.device < hid_.size() && hid_[w.device])
-      if (auto error = hid_[w.device]->write_output(w.control.view(), w.value); !error.empty())
-        spdlog::warn("{}.{}: {}", config_.devices[w.device].name, w.control.view(), error);
-#endif
+    if (w.device >= devices_.size() || !devices_[w.device]) return;  // its error was logged when opening
+    auto result = devices_[w.device]->write_output(w.control, w.value);
+    std::string& last = output_errors_[w.device];
+    if (!result.ok() && result.error != last)
+      spdlog::warn("{}.{}: {}", config_.devices[w.device].name, w.control.view(), result.error);
+    last = std::move(result.error);  // a repeated error is told once
   });
 }
 

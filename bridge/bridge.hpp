@@ -11,14 +11,11 @@
 
 #include "bridge/blender_link.hpp"
 #include "bridge/config.hpp"
+#include "bridge/devices.hpp"
 #include "bridge/mapper.hpp"
 #include "bridge/outbox.hpp"
-#include "bridge/posting_sink.hpp"
+#include "devices/device_source.hpp"
 #include "devices/event_sink.hpp"
-#include "devices/serial_source.hpp"
-#ifdef KNOBLINK_WITH_HID
-#include "devices/hid/hid_source.hpp"
-#endif
 
 namespace knoblink {
 
@@ -30,7 +27,6 @@ struct Counters {
   std::uint64_t events = 0;     ///< control events decoded
   std::uint64_t unmapped = 0;   ///< events no mapping uses
   std::uint64_t malformed = 0;  ///< lines/reports skipped
-  std::uint64_t reconnects = 0; ///< Blender connections lost after being up
   std::uint64_t device_reconnects = 0;
 };
 
@@ -45,6 +41,8 @@ class Bridge final : public EventSink, public LinkListener {
   void reload(Config config);
   /// One line with every counter.
   std::string counters_line() const;
+  /// One line per device: its name, kind, where it is attached and its state.
+  std::vector<std::string> device_lines() const;
 
   // EventSink
   void on_event(const ControlEvent& event) override;
@@ -70,11 +68,9 @@ class Bridge final : public EventSink, public LinkListener {
   std::unique_ptr<Mapper> mapper_;
   std::unique_ptr<Outbox> outbox_;
   std::unique_ptr<BlenderLink> link_;
-  std::vector<std::unique_ptr<SerialSource>> serial_;  ///< by device index; null for non-serial devices
-#ifdef KNOBLINK_WITH_HID
-  PostingSink hid_sink_{io_, *this};  ///< HidSource calls come from its reader thread
-  std::vector<std::unique_ptr<hid::HidSource>> hid_;  ///< by device index; null for non-HID devices
-#endif
+  DeviceContext device_context_{io_};  ///< shared by the devices (serial ports held)
+  std::vector<std::unique_ptr<DeviceSource>> devices_;  ///< by device index; null for a device that cannot be opened
+  std::vector<std::string> output_errors_;  ///< by device index: the last failed output write, told once
   const std::string session_;  ///< this run's hello session: ids are applied once across reconnects
   Counters counters_;
   std::string last_remote_error_;

@@ -1,6 +1,7 @@
 #include "bridge/config.hpp"
 
 #include "bridge/data_path.hpp"
+#include "devices/serial_session.hpp"
 
 #include <yaml-cpp/yaml.h>
 
@@ -218,6 +219,34 @@ void parse_blender(Checker& c, const YAML::Node& n, BlenderConfig& b) {
     if (auto s = c.string(n["file"], "file")) b.file = *s;
 }
 
+SerialConfig parse_serial(Checker& c, const YAML::Node& s) {
+  SerialConfig sc;
+  if (s.IsNull()) return sc;  // serial: with nothing = auto
+  if (!c.keys(s, "serial", {"port", "match", "baud", "uid"})) return sc;
+  if (s["port"])
+    if (auto p = c.string(s["port"], "port")) sc.port = *p;
+  if (s["match"]) c.usb_match(s["match"], sc.match);
+  if (s["baud"])
+    if (auto b = c.integer(s["baud"], "baud", 300, 4000000)) sc.baud = static_cast<int>(*b);
+  if (s["uid"])
+    if (auto u = c.string(s["uid"], "uid")) {
+      if (parse_uid(*u)) sc.uid = *u;
+      else
+        c.error(s["uid"], "uid '" + *u + "' is not a device uid",
+                "1-16 hex digits without 0x, as the box's hello says it, e.g. uid: \"3fa9c01e\" (see `knoblink monitor -v`)");
+    }
+  return sc;
+}
+
+HidConfig parse_hid(Checker& c, const YAML::Node& h) {
+  HidConfig hc;
+  if (c.keys(h, "hid", {"match"})) {
+    if (h["match"]) c.usb_match(h["match"], hc.match);
+    else c.error(h, "hid needs match", "match: \"VID:PID[:serial]\" (see `knoblink list`)");
+  }
+  return hc;
+}
+
 void parse_devices(Checker& c, const YAML::Node& n, Config& cfg) {
   if (!n.IsMap()) {
     c.error(n, "devices must map names to devices", "e.g. devices: {box: {serial: {port: auto}}}");
@@ -233,34 +262,13 @@ void parse_devices(Checker& c, const YAML::Node& n, Config& cfg) {
     }
     const auto& body = kv.second;
     if (!c.keys(body, "a device", {"serial", "hid"})) continue;
-    if (body["serial"]) {
-      const auto& s = body["serial"];
-      SerialConfig sc;
-      if (s.IsNull()) {
-        // serial: with nothing = auto
-      } else if (c.keys(s, "serial", {"port", "match", "baud"})) {
-        if (s["port"])
-          if (auto p = c.string(s["port"], "port")) sc.port = *p;
-        if (s["match"]) c.usb_match(s["match"], sc.match);
-        if (s["baud"])
-          if (auto b = c.integer(s["baud"], "baud", 300, 4000000)) sc.baud = static_cast<int>(*b);
-      }
-      d.serial = sc;
-    }
-    if (body["hid"]) {
-      const auto& h = body["hid"];
-      HidConfig hc;
-      if (c.keys(h, "hid", {"match"})) {
-        if (h["match"]) c.usb_match(h["match"], hc.match);
-        else c.error(h, "hid needs match", "match: \"VID:PID[:serial]\" (see `knoblink list`)");
-      }
-      d.hid = hc;
-    }
-    if (d.serial.has_value() == d.hid.has_value()) {
+    if ((body["serial"] ? 1 : 0) + (body["hid"] ? 1 : 0) != 1) {
       c.error(kv.first, "device '" + d.name + "' needs exactly one of serial or hid",
               "e.g. serial: {port: auto} or hid: {match: \"054c:05c4\"}");
       continue;
     }
+    if (body["serial"]) d.kind = parse_serial(c, body["serial"]);
+    else d.kind = parse_hid(c, body["hid"]);
     if (cfg.device_index(d.name) >= 0) {
       c.error(kv.first, "device '" + d.name + "' is declared twice", "use a different name");
       continue;

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "devices/control_event.hpp"
+#include "devices/hid/hid_config.hpp"
+#include "devices/serial_config.hpp"
 
 namespace knoblink {
 
@@ -24,22 +26,13 @@ struct BlenderConfig {
   friend bool operator==(const BlenderConfig&, const BlenderConfig&) = default;
 };
 
-/// A serial device: by path, by USB match, or the first port whose device says hello.
-struct SerialConfig {
-  std::string port = "auto";  ///< "auto" or a path such as /dev/ttyACM0
-  std::string match;          ///< "VID:PID[:serial]", hex; empty = any
-  int baud = 115200;
-};
-
-/// A USB HID device chosen by "VID:PID[:serial]".
-struct HidConfig {
-  std::string match;
-};
+/// One device kind's settings: the key under the device (serial:, hid:). One
+/// alternative per kind; bridge/devices.cpp makes the source for each.
+using DeviceKindConfig = std::variant<SerialConfig, HidConfig>;
 
 struct DeviceConfig {
   std::string name;  ///< the key under devices:, e.g. "box"
-  std::optional<SerialConfig> serial;
-  std::optional<HidConfig> hid;
+  DeviceKindConfig kind;
   int line = 0;  ///< where it was declared (1-based), for messages
 };
 

@@ -110,7 +110,8 @@ int run_demo(const DemoOptions& opt) {
   }
   Config cfg = std::move(*loaded.config);
   const int box = cfg.device_index("box");
-  if (box < 0 || !cfg.devices[box].serial) {
+  auto* serial = box < 0 ? nullptr : std::get_if<SerialConfig>(&cfg.devices[box].kind);
+  if (!serial) {
     std::fprintf(stderr, "demo: %s needs a serial device named box\n", opt.config.c_str());
     return 1;
   }
@@ -125,7 +126,7 @@ int run_demo(const DemoOptions& opt) {
   char tmpl[] = "/tmp/knoblink-demo-XXXXXX";
   const std::string tmp = ::mkdtemp(tmpl) ? tmpl : "/tmp";
   const std::string link = tmp + "/knobbox";
-  cfg.devices[box].serial->port = link;
+  serial->port = link;
 
   asio::io_context io(1);
   std::vector<std::string> watched;

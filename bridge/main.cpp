@@ -17,14 +17,8 @@
 #include "bridge/bridge.hpp"
 #include "bridge/config.hpp"
 #include "bridge/demo.hpp"
-#include "devices/serial_port.hpp"
-#include "devices/serial_source.hpp"
+#include "bridge/devices.hpp"
 #include "knoblink/version.hpp"
-#ifdef KNOBLINK_WITH_HID
-#include "bridge/posting_sink.hpp"
-#include "devices/hid/hid_describe.hpp"
-#include "devices/hid/hid_source.hpp"
-#endif
 
 using namespace knoblink;
 
@@ -53,45 +47,13 @@ int cmd_check(const std::string& file) {
   return 0;
 }
 
-int cmd_list() {
-  std::string error;
-  const auto ports = list_serial_ports(error);
-  if (!error.empty()) {
-    std::cerr << "knoblink list: " << error << "\n";
-    return 1;
-  }
-  std::cout << "Serial ports:\n";
-  if (ports.empty()) std::cout << "  (none found; ptys and socat ports are not listed: give their path as port:)\n";
-  for (const auto& p : ports) {
-    std::cout << "  " << p.path << "  " << p.description;
-    if (p.vid >= 0) {
-      std::cout << "\n      usb " << p.match();
-      if (!p.manufacturer.empty() || !p.product.empty()) std::cout << "  " << p.manufacturer << " " << p.product;
-      std::cout << "\n      serial: {port: auto, match: \"" << p.match() << "\"}";
-    } else {
-      std::cout << "\n      serial: {port: " << p.path << "}";
-    }
-    std::cout << "\n";
-  }
-#ifdef KNOBLINK_WITH_HID
-  std::cout << "HID devices:\n";
-  const auto backend = hid::make_hidapi_backend();
-  std::istringstream hid_text(hid::describe_listing(hid::list_devices(*backend)));
-  for (std::string line; std::getline(hid_text, line);) std::cout << "  " << line << "\n";
-#endif
-  return 0;
-}
+int cmd_list() { return list_devices(std::cout, std::cerr) ? 0 : 1; }
 
 int cmd_descriptor(const std::string& file) {
-#ifdef KNOBLINK_WITH_HID
   std::string text;
-  const bool ok = hid::describe_descriptor_file(file, text);
+  const bool ok = describe_descriptor(file, text);
   (ok ? std::cout : std::cerr) << text << (ok ? "" : "\n");
   return ok ? 0 : 1;
-#else
-  std::cerr << "knoblink descriptor " << file << ": this build has no HID support (KNOBLINK_WITH_HID=OFF)\n";
-  return 1;
-#endif
 }
 
 /// Runs io until SIGINT/SIGTERM; on_hup and on_usr1 are called for those signals.
@@ -149,7 +111,10 @@ int cmd_run(const std::string& file, int verbosity) {
         }
         bridge.reload(std::move(*r.config));
       },
-      [&] { spdlog::info("counters: {}", bridge.counters_line()); });
+      [&] {
+        spdlog::info("counters: {}", bridge.counters_line());
+        for (const auto& line : bridge.device_lines()) spdlog::info("device {}", line);
+      });
   std::cerr << "counters: " << bridge.counters_line() << "\n";
   return 0;
 }
@@ -181,53 +146,37 @@ class MonitorSink final : public EventSink {
 };
 
 int cmd_monitor(const std::string& file, const std::string& port, int baud) {
-  std::vector<std::pair<std::string, SerialSpec>> devices;
-  std::vector<std::pair<std::string, std::string>> hid_devices;  // name, match
+  std::vector<DeviceConfig> devices;
   if (!file.empty()) {
     auto cfg = load_or_report(file);
     if (!cfg) return 1;
-    for (const auto& d : cfg->devices)
-      if (d.serial) devices.push_back({d.name, SerialSpec{d.serial->port, d.serial->match, d.serial->baud}});
-      else if (d.hid) hid_devices.push_back({d.name, d.hid->match});
+    devices = std::move(cfg->devices);
   } else {
-    devices.push_back({"dev", SerialSpec{port, "", baud}});
+    SerialConfig serial;
+    serial.port = port;
+    serial.baud = baud;
+    devices.push_back({"dev", serial, 0});
   }
   std::vector<std::string> names;
-  for (const auto& d : devices) names.push_back(d.first);
-  for (const auto& d : hid_devices) names.push_back(d.first);
+  for (const auto& d : devices) names.push_back(d.name);
   MonitorSink sink(names);
   asio::io_context io(1);
-  std::vector<std::unique_ptr<SerialSource>> sources;
+  DeviceContext context(io);
+  std::vector<std::unique_ptr<DeviceSource>> sources;
   for (std::size_t i = 0; i < devices.size(); ++i) {
-    sources.push_back(std::make_unique<SerialSource>(io, static_cast<std::uint16_t>(i), devices[i].first,
-                                                     devices[i].second, sink));
-    sources.back()->start();
-  }
-#ifdef KNOBLINK_WITH_HID
-  PostingSink hid_sink(io, sink);  // HidSource calls come from its reader thread
-  std::vector<std::unique_ptr<hid::HidSource>> hid_sources;
-  for (std::size_t i = 0; i < hid_devices.size(); ++i) {
     std::string error;
-    const auto match = hid::HidMatch::parse(hid_devices[i].second, error);
-    if (!match) {
-      spdlog::error("{}: {}", hid_devices[i].first, error);
+    auto source = make_device(context, static_cast<std::uint16_t>(i), devices[i], sink, error);
+    if (!source) {
+      spdlog::error("{}", error);
       continue;
     }
-    hid::HidSourceOptions options;
-    options.label = hid_devices[i].first;
-    hid_sources.push_back(std::make_unique<hid::HidSource>(static_cast<std::uint16_t>(devices.size() + i), *match,
-                                                           hid_sink, nullptr, options));
-    hid_sources.back()->start();
+    source->start();
+    sources.push_back(std::move(source));
   }
-#endif
   run_until_signalled(
       io,
       [&] {
         for (auto& s : sources) s->stop();
-#ifdef KNOBLINK_WITH_HID
-        for (auto& s : hid_sources) s->stop();
-        hid_sink.stop();
-#endif
       },
       nullptr, nullptr);
   return 0;

@@ -53,4 +53,18 @@ std::string escape_bytes(std::string_view bytes) {
   return out;
 }
 
+std::optional<std::uint64_t> parse_hex(std::string_view text, std::size_t max_digits) {
+  if (text.empty() || text.size() > max_digits || text.size() > 16) return std::nullopt;
+  std::uint64_t v = 0;
+  for (char c : text) {
+    int d = -1;
+    if (c >= '0' && c <= '9') d = c - '0';
+    else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
+    else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
+    if (d < 0) return std::nullopt;
+    v = v * 16 + static_cast<std::uint64_t>(d);
+  }
+  return v;
+}
+
 }  // namespace knoblink

@@ -57,4 +57,7 @@ struct ControlEvent {
 /// Printable form of raw bytes for error messages: non-printables as \xNN.
 std::string escape_bytes(std::string_view bytes);
 
+/// 1 to max_digits hex digits (either case) as a number; nullopt for anything else.
+std::optional<std::uint64_t> parse_hex(std::string_view text, std::size_t max_digits);
+
 }  // namespace knoblink

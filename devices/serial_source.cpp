@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -20,11 +21,27 @@ std::int64_t now_us() {
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
+bool contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
 }  // namespace
 
-SerialSource::SerialSource(asio::io_context& io, std::uint16_t index, std::string label, SerialSpec spec,
-                           EventSink& sink)
-    : io_(io), index_(index), label_(std::move(label)), spec_(std::move(spec)), sink_(sink), stream_(io), timer_(io) {}
+void SerialPorts::release(const std::string& path) {
+  if (auto it = std::find(held_.begin(), held_.end(), path); it != held_.end()) held_.erase(it);
+}
+
+bool SerialPorts::held(const std::string& path) const { return contains(held_, path); }
+
+SerialSource::SerialSource(asio::io_context& io, std::uint16_t index, std::string label, SerialConfig config,
+                           EventSink& sink, std::shared_ptr<SerialPorts> ports)
+    : index_(index),
+      label_(std::move(label)),
+      config_(std::move(config)),
+      sink_(sink),
+      ports_(ports ? std::move(ports) : std::make_shared<SerialPorts>()),
+      session_(index, label_, config_.uid.empty() ? std::nullopt : parse_uid(config_.uid), sink),
+      stream_(io),
+      timer_(io) {}
 
 SerialSource::~SerialSource() { stop(); }
 
@@ -36,17 +53,23 @@ void SerialSource::start() {
 void SerialSource::stop() {
   stopped_ = true;
   timer_.cancel();
+  close_port();
+  session_.close();
+}
+
+void SerialSource::close_port() {
   asio::error_code ignored;
-  if (stream_.is_open()) stream_.close(ignored);
+  if (stream_.is_open()) stream_.close(ignored);  // cancels the read; its handler sees operation_aborted
   port_.close();
-  connected_ = false;
+  if (!claimed_.empty()) ports_->release(claimed_);
+  claimed_.clear();
 }
 
 std::vector<std::string> SerialSource::candidates(std::string& error) const {
-  if (spec_.port != "auto") return {spec_.port};
+  if (config_.port != "auto") return {config_.port};
   std::vector<std::string> out;
-  for (const auto& p : list_serial_ports(error))
-    if (port_matches(p, spec_.match) && (p.transport == "usb" || !spec_.match.empty())) out.push_back(p.path);
+  for (const auto& p : ports_->list(error))
+    if (port_matches(p, config_.match) && (p.transport == "usb" || !config_.match.empty())) out.push_back(p.path);
   return out;
 }
 
@@ -55,8 +78,14 @@ void SerialSource::do_open() {
   std::string error;
   candidates_ = candidates(error);
   candidate_ = 0;
+  skipped_.clear();
+  // Ports last seen with another box go last, so that two sources waiting for each
+  // other's boxes swap instead of probing the same port in step.
+  std::erase_if(other_uid_, [&](const std::string& p) { return !contains(candidates_, p); });
+  std::stable_partition(candidates_.begin(), candidates_.end(),
+                        [&](const std::string& p) { return !contains(other_uid_, p); });
   if (candidates_.empty()) {
-    schedule_reopen(error.empty() ? "no USB serial port" + (spec_.match.empty() ? std::string() : " matching " + spec_.match) +
+    schedule_reopen(error.empty() ? "no USB serial port" + (config_.match.empty() ? std::string() : " matching " + config_.match) +
                                         " found; plug the device in, or give port: /dev/... (see `knoblink list`)"
                                   : error);
     return;
@@ -64,17 +93,34 @@ void SerialSource::do_open() {
   try_candidate();
 }
 
+void SerialSource::next_candidate() {
+  close_port();
+  session_.close();
+  ++candidate_;
+  try_candidate();
+}
+
 void SerialSource::try_candidate() {
   if (stopped_) return;
   if (candidate_ >= candidates_.size()) {
-    schedule_reopen("no serial device said hello on " + std::to_string(candidates_.size()) + " port(s)");
+    std::string why = "no serial device" + (config_.uid.empty() ? std::string() : " with uid=" + config_.uid) +
+                      " said hello on " + std::to_string(candidates_.size()) + " port(s)";
+    if (!skipped_.empty()) why += " (skipped " + skipped_ + ")";
+    schedule_reopen(why);
     return;
   }
   const std::string& path = candidates_[candidate_];
+  const bool probing = config_.port == "auto";
+  if (probing && ports_->held(path)) {
+    skipped_ += (skipped_.empty() ? "" : ", ") + path + " in use by another device";
+    ++candidate_;
+    try_candidate();
+    return;
+  }
   std::string error;
-  port_ = SerialPort::open(path, spec_.baud, error);
+  port_ = SerialPort::open(path, config_.baud, error);
   if (!port_.is_open()) {
-    if (spec_.port != "auto") {
+    if (config_.port != "auto") {
       schedule_reopen(error);
       return;
     }
@@ -89,26 +135,18 @@ void SerialSource::try_candidate() {
     schedule_reopen("cannot watch " + path + ": " + ec.message());
     return;
   }
-  decoder_.reset();
-  controls_.clear();
-  path_ = path;
-  probing_ = spec_.port == "auto";
-  if (probing_) {
+  ports_->claim(path);
+  claimed_ = path;
+  session_.open(path, port_.backend(), probing);
+  if (probing) {
     timer_.expires_after(kProbeTime);
     timer_.async_wait([this](const asio::error_code& e) {
-      if (e || stopped_ || !probing_) return;
-      asio::error_code ignored;
-      stream_.close(ignored);  // cancels the read; its handler sees operation_aborted
-      port_.close();
-      ++candidate_;
-      try_candidate();
+      if (e || stopped_ || session_.state() != SerialSession::State::probing) return;
+      next_candidate();
     });
   } else {
-    connected_ = true;
     backoff_ = std::chrono::milliseconds(100);
     last_problem_.clear();
-    sink_.on_notice(index_, Severity::info, label_ + ": opened " + path + " (" + port_.backend() + ")");
-    sink_.on_connection(index_, true);
   }
   out_pending_.clear();
   request_description();
@@ -131,93 +169,41 @@ void SerialSource::do_read() {
       if (::poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR | POLLNVAL)))
         return lost("the device hung up (unplugged?)");
     }
-    if (n > 0)
-      decoder_.feed(std::string_view(rbuf_.data(), static_cast<std::size_t>(n)),
-                    [this](const DecodedLine& l) { on_line(l); });
+    if (n > 0) {
+      const bool was_probing = session_.state() == SerialSession::State::probing;
+      switch (session_.feed(std::string_view(rbuf_.data(), static_cast<std::size_t>(n)), now_us())) {
+        case SerialSession::State::connected:
+          if (was_probing) {  // the hello came: this port is ours
+            timer_.cancel();
+            std::erase(other_uid_, session_.path());
+            backoff_ = std::chrono::milliseconds(100);
+            last_problem_.clear();
+          }
+          break;
+        case SerialSession::State::rejected:  // another box (uid): leave it to other devices
+          skipped_ += (skipped_.empty() ? "" : ", ") + std::string("uid=") + session_.uid() + " on " + session_.path();
+          if (!contains(other_uid_, session_.path())) other_uid_.push_back(session_.path());
+          timer_.cancel();
+          return next_candidate();
+        case SerialSession::State::probing:
+        case SerialSession::State::closed: break;
+      }
+    }
     if (stream_.is_open()) do_read();
   });
 }
 
-void SerialSource::on_line(const DecodedLine& line) {
-  std::visit(
-      [this](const auto& l) {
-        using T = std::decay_t<decltype(l)>;
-        if constexpr (std::is_same_v<T, HelloLine>) {
-          if (probing_) {
-            probing_ = false;
-            timer_.cancel();
-            connected_ = true;
-            backoff_ = std::chrono::milliseconds(100);
-            last_problem_.clear();
-            sink_.on_notice(index_, Severity::info,
-                            label_ + ": found " + std::string(l.device) + " on " + path_ + " (" + port_.backend() + ")");
-            sink_.on_connection(index_, true);
-          }
-          if (l.version > knoblink_proto::kVersion) {
-            sink_.on_notice(index_, Severity::error,
-                            label_ + ": the device on " + path_ + " speaks knoblink protocol v" +
-                                std::to_string(l.version) + "; this knoblink speaks v" +
-                                std::to_string(knoblink_proto::kVersion) +
-                                ": update knoblink (lines it understands are still used)");
-          }
-          sink_.on_notice(index_, Severity::debug,
-                          label_ + ": hello from " + std::string(l.device) +
-                              (l.uid.empty() ? std::string() : " uid=" + std::string(l.uid)));
-        } else if constexpr (std::is_same_v<T, CtlLine>) {
-          bool known = false;
-          for (auto& c : controls_)
-            if (c.name == l.name) {
-              c.kind = l.kind;
-              known = true;
-            }
-          if (!known) controls_.push_back({l.name, l.kind});
-          sink_.on_control(index_, l);
-        } else if constexpr (std::is_same_v<T, EndLine>) {
-          sink_.on_notice(index_, Severity::debug,
-                          label_ + ": described " + std::to_string(controls_.size()) + " controls");
-        } else if constexpr (std::is_same_v<T, EventLine>) {
-          if (probing_) return;  // not ours until it says hello
-          ControlEvent e;
-          e.device = index_;
-          e.control = l.name;
-          e.value = l.value;
-          e.t_us = now_us();
-          for (const auto& c : controls_)
-            if (c.name == l.name) e.kind = c.kind;
-          sink_.on_event(e);
-        } else if constexpr (std::is_same_v<T, LogLine>) {
-          sink_.on_notice(index_, Severity::info, label_ + " says: " + std::string(l.text));
-        } else {
-          sink_.on_malformed(index_, label_ + " (" + path_ + "): skipped a line: " + std::string(l.reason) +
-                                         ": \"" + escape_bytes(l.bytes) + "\"" +
-                                         (l.length > l.bytes.size() ? "..." : ""));
-        }
-      },
-      line);
-}
-
 void SerialSource::lost(const std::string& why) {
-  asio::error_code ignored;
-  stream_.close(ignored);
-  port_.close();
-  const bool was = connected_;
-  connected_ = false;
+  close_port();
   writing_ = false;
-  if (probing_) {
-    probing_ = false;
+  if (session_.state() == SerialSession::State::probing) {
     timer_.cancel();
+    session_.close();
     ++candidate_;
     try_candidate();
     return;
   }
-  if (decoder_.pending()) sink_.on_notice(index_, Severity::warning, label_ + ": a partial line was cut off by the disconnect");
-  decoder_.reset();
-  if (was) {
-    sink_.on_notice(index_, Severity::warning, label_ + ": lost " + path_ + ": " + why + "; reopening");
-    sink_.on_connection(index_, false);
-    last_problem_ = why;  // said just now: schedule_reopen need not say it again
-  }
-  path_.clear();
+  if (session_.lost(why)) last_problem_ = why;  // said just now: schedule_reopen need not say it again
   backoff_ = std::chrono::milliseconds(100);
   schedule_reopen(why);
 }
@@ -241,13 +227,32 @@ void SerialSource::request_description() {
   do_write();
 }
 
-void SerialSource::write_output(const Name& control, std::int32_t value) {
-  if (!connected_) return;
-  char line[knoblink_proto::kMaxLine + 1];
+OutputResult SerialSource::write_output(const Name& control, std::int32_t value) {
   const std::string name(control.view());
+  if (!session_.connected())
+    return {"not connected (" + (last_problem_.empty() ? std::string("opening") : last_problem_) + "); value " +
+            std::to_string(value) + " not sent"};
+  if (const auto kind = session_.kind_of(control); kind != ControlKind::unknown && kind != ControlKind::out)
+    return {"the device describes it as " + std::string(to_string(kind)) + ", not as an output (out); not sent"};
+  char line[knoblink_proto::kMaxLine + 1];
   const auto n = knoblink_proto::format_event(line, sizeof line, name.c_str(), value);
   out_pending_.append(line, n);
   do_write();
+  return {};
+}
+
+DeviceDescription SerialSource::describe() const {
+  DeviceDescription d{"serial", label_, session_.path(), {}};
+  switch (session_.state()) {
+    case SerialSession::State::connected: d.state = "connected"; break;
+    case SerialSession::State::probing: d.state = "probing " + session_.path(); d.attached.clear(); break;
+    case SerialSession::State::rejected:
+    case SerialSession::State::closed:
+      d.attached.clear();
+      d.state = stopped_ ? "stopped" : "waiting: " + (last_problem_.empty() ? std::string("opening") : last_problem_);
+      break;
+  }
+  return d;
 }
 
 void SerialSource::do_write() {

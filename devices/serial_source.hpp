@@ -1,6 +1,7 @@
 // A serial device kept open: finds and opens the port, asks for the description,
-// decodes Contract 1 lines into ControlEvents, writes outputs, and when the device
-// vanishes (unplug: hangup or read error) reopens it with backoff, forever.
+// passes what it reads to its SerialSession (which decodes Contract 1, docs/firmware.md),
+// writes outputs, and when the device vanishes (unplug: hangup or read error) reopens it
+// with backoff, forever. Only I/O lives here.
 #pragma once
 
 #include <asio/io_context.hpp>
@@ -10,78 +11,95 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "devices/device_source.hpp"
 #include "devices/event_sink.hpp"
-#include "devices/line_decoder.hpp"
+#include "devices/serial_config.hpp"
 #include "devices/serial_port.hpp"
+#include "devices/serial_session.hpp"
 
 namespace knoblink {
 
-/// How to find the port: a path, "auto" (the first port whose device says hello), plus a USB match.
-struct SerialSpec {
-  std::string port = "auto";
-  std::string match;  ///< "VID:PID[:serial]"; with port auto, only matching ports are tried
-  int baud = 115200;
+/// The serial ports as the sources of one bridge see them: what the system lists, and
+/// which of them a source holds open, so that port: auto never probes a port another
+/// device holds (its bytes would be split between two readers, and another device's box
+/// asked to describe itself). Used on the io thread only.
+class SerialPorts {
+ public:
+  using Lister = std::function<std::vector<PortInfo>(std::string& error)>;
+  /// lister: list_serial_ports, or a test's own list.
+  explicit SerialPorts(Lister lister = list_serial_ports) : lister_(std::move(lister)) {}
+  /// The ports there are now; none and error set when they cannot be listed.
+  std::vector<PortInfo> list(std::string& error) const { return lister_(error); }
+  void claim(const std::string& path) { held_.push_back(path); }
+  void release(const std::string& path);
+  bool held(const std::string& path) const;
+
+ private:
+  Lister lister_;
+  std::vector<std::string> held_;  ///< one entry per open port (a path given twice is held twice)
 };
 
-class SerialSource {
+class SerialSource final : public DeviceSource {
  public:
-  /// index: the device's index in the bridge; label: its name in messages.
-  SerialSource(asio::io_context& io, std::uint16_t index, std::string label, SerialSpec spec, EventSink& sink);
-  ~SerialSource();
+  /// index: the device's index in the bridge; label: its name in messages. The config's
+  /// uid must be empty or valid hex (the config parser checks it). ports: shared by the
+  /// serial sources of one bridge (null: the system's ports, for this source alone).
+  SerialSource(asio::io_context& io, std::uint16_t index, std::string label, SerialConfig config, EventSink& sink,
+               std::shared_ptr<SerialPorts> ports = nullptr);
+  ~SerialSource() override;
   SerialSource(const SerialSource&) = delete;
   SerialSource& operator=(const SerialSource&) = delete;
 
   /// Starts opening the port (and keeps reopening it).
-  void start();
+  void start() override;
   /// Closes the port and stops retrying.
-  void stop();
-  /// Sets an output on the device ("<name> <value>" line); dropped while unplugged.
-  void write_output(const Name& control, std::int32_t value);
+  void stop() override;
+  /// Queues "<name> <value>" for the device; an error while not connected or when the
+  /// device described the control as something other than an output.
+  OutputResult write_output(const Name& control, std::int32_t value) override;
+  DeviceDescription describe() const override;
   /// Asks the device to describe itself again ("?").
   void request_description();
   /// The path of the open port, empty when not connected.
-  const std::string& path() const { return path_; }
-  bool connected() const { return connected_; }
+  const std::string& path() const { return session_.path(); }
+  bool connected() const { return session_.connected(); }
 
  private:
   void do_open();
   void try_candidate();
+  void next_candidate();
+  void close_port();
   void do_read();
   void do_write();
-  void on_line(const DecodedLine& line);
   void lost(const std::string& why);
   void schedule_reopen(const std::string& why);
   std::vector<std::string> candidates(std::string& error) const;
 
-  asio::io_context& io_;
   std::uint16_t index_;
   std::string label_;
-  SerialSpec spec_;
+  SerialConfig config_;
   EventSink& sink_;
+  std::shared_ptr<SerialPorts> ports_;
+  std::string claimed_;  ///< the path this source holds in ports_, empty when none
+  SerialSession session_;
   asio::posix::stream_descriptor stream_;
   asio::steady_timer timer_;
   SerialPort port_;
-  LineDecoder decoder_;
   std::array<char, 512> rbuf_{};
   std::string out_pending_, out_writing_;
   std::vector<std::string> candidates_;
   std::size_t candidate_ = 0;
-  bool probing_ = false;   ///< auto mode: waiting for a hello from candidates_[candidate_]
-  bool connected_ = false;
+  std::string skipped_;  ///< auto mode: ports passed over in this round (another uid, held by another device)
+  std::vector<std::string> other_uid_;  ///< auto mode with uid: ports last seen with another box; tried last
   bool stopped_ = true;
   bool writing_ = false;
-  std::string path_;
   std::string last_problem_;  ///< to say a repeated open failure once
   std::chrono::milliseconds backoff_{100};
-  std::vector<Name> described_;  ///< controls named by @ctl since the last hello
-  struct Learned {
-    Name name;
-    ControlKind kind;
-  };
-  std::vector<Learned> controls_;
 };
 
 }  // namespace knoblink

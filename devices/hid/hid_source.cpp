@@ -13,17 +13,9 @@ std::string hex4(std::uint16_t v) {
 }
 
 std::optional<std::uint16_t> parse_hex16(std::string_view s) {
-  if (s.empty() || s.size() > 4) return std::nullopt;
-  std::uint16_t v = 0;
-  for (char c : s) {
-    int d = -1;
-    if (c >= '0' && c <= '9') d = c - '0';
-    else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-    else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
-    if (d < 0) return std::nullopt;
-    v = static_cast<std::uint16_t>(v * 16 + d);
-  }
-  return v;
+  const auto v = parse_hex(s, 4);
+  if (!v) return std::nullopt;
+  return static_cast<std::uint16_t>(*v);
 }
 
 std::string hex_bytes(std::span<const std::uint8_t> bytes) {
@@ -126,6 +118,10 @@ void HidSource::notice(Severity severity, const std::string& text) {
 void HidSource::problem(Severity severity, const std::string& text) {
   if (text == last_problem_) return;
   last_problem_ = text;
+  {
+    std::lock_guard lock(mutex_);
+    waiting_ = text;
+  }
   notice(severity, text);
 }
 
@@ -164,6 +160,8 @@ HidSource::Step HidSource::try_open() {
   {
     std::lock_guard lock(mutex_);
     handle_ = std::move(handle);
+    attached_ = path_;
+    waiting_.clear();
     outputs_ = std::make_unique<OutputState>(*descriptor_);
     ++stats_.connects;
   }
@@ -194,6 +192,7 @@ HidSource::Step HidSource::step(std::int64_t now_us) {
       {
         std::lock_guard lock(mutex_);
         handle_.reset();
+        attached_.clear();
         outputs_.reset();
         ++stats_.disconnects;
       }
@@ -243,6 +242,15 @@ std::string HidSource::write_output(std::string_view control, std::int32_t value
     handle = handle_;
   }
   return handle->write(report);
+}
+
+DeviceDescription HidSource::describe() const {
+  std::lock_guard lock(mutex_);
+  DeviceDescription d{"hid", options_.label, attached_, {}};
+  if (handle_) d.state = "connected";
+  else if (!thread_.joinable()) d.state = "stopped";
+  else d.state = "waiting: " + (waiting_.empty() ? "looking for HID device " + match_.str() : waiting_);
+  return d;
 }
 
 HidSourceStats HidSource::stats() const {

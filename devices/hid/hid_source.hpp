@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "devices/device_source.hpp"
 #include "devices/event_sink.hpp"
 #include "devices/hid/hid_backend.hpp"
 #include "devices/hid/hid_descriptor.hpp"
@@ -41,19 +42,19 @@ struct HidSourceStats {
 /// lock. Order on connect: on_connection(true), on_notice(info, "opened ..."), one
 /// on_control per control (inputs and `out` outputs), then on_event as reports arrive.
 /// On unplug: on_connection(false) and a warning naming the path and the error.
-class HidSource {
+class HidSource final : public DeviceSource {
  public:
   /// Uses hidapi when backend is null. The sink must outlive the source.
   HidSource(std::uint16_t device, HidMatch match, EventSink& sink,
             std::shared_ptr<HidBackend> backend = nullptr, HidSourceOptions options = {});
-  ~HidSource();  ///< stops the reader thread
+  ~HidSource() override;  ///< stops the reader thread
   HidSource(const HidSource&) = delete;
   HidSource& operator=(const HidSource&) = delete;
 
   /// Starts the reader thread (once).
-  void start();
+  void start() override;
   /// Stops and joins the reader thread; returns within about read_timeout_ms.
-  void stop();
+  void stop() override;
 
   /// What one step() did.
   enum class Step { waiting, connected, report, malformed, timeout, disconnected };
@@ -65,6 +66,12 @@ class HidSource {
   /// Sets an output control (an LED) on the open device; callable from any thread.
   /// Empty on success, else what went wrong (not connected, no such output, write error).
   std::string write_output(std::string_view control, std::int32_t value);
+  /// The same, for the bridge (DeviceSource).
+  OutputResult write_output(const Name& control, std::int32_t value) override {
+    return {write_output(control.view(), value)};
+  }
+  /// kind "hid", the label, the hidraw path while connected; callable from any thread.
+  DeviceDescription describe() const override;
 
   bool connected() const { return connected_.load(); }
   HidSourceStats stats() const;
@@ -92,6 +99,8 @@ class HidSource {
   // Shared with write_output() and stats().
   mutable std::mutex mutex_;
   std::shared_ptr<HidHandle> handle_;
+  std::string attached_;  ///< path_ while open, for describe()
+  std::string waiting_;   ///< last_problem_ while closed, for describe()
   std::unique_ptr<OutputState> outputs_;
   HidSourceStats stats_;
   std::atomic<bool> connected_{false};

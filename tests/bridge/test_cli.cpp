@@ -88,6 +88,8 @@ TEST_CASE("SIGHUP reloads the mapping; a broken file keeps the running one") {
 
   p.signal(SIGUSR1);
   REQUIRE(wait_until([&] { return p.log().find("counters: events=3") != std::string::npos; }, 10s));
+  const std::string device_line = "device box: serial " + pty.slave() + ", connected";  // DeviceSource::describe
+  REQUIRE(wait_until([&] { return p.log().find(device_line) != std::string::npos; }, 10s));
 
   // A reload that moves Blender: the bridge connects there, the device keeps mapping.
   Listener moved;

@@ -38,7 +38,7 @@ TEST_CASE("the docs/mapping.md example loads into a checked structure") {
   const Config& c = *r.config;
   CHECK(c.blender.port == 9876);
   REQUIRE(c.devices.size() == 1);
-  CHECK(c.devices[0].serial->match == "2341:0043");
+  CHECK(std::get<SerialConfig>(c.devices[0].kind).match == "2341:0043");
   REQUIRE(c.mappings.size() == 5);
   REQUIRE(c.mappings[0].as<SetMapping>());
   CHECK(c.mappings[0].as<SetMapping>()->to1 == Approx(6.2832));

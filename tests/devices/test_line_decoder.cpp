@@ -1,5 +1,6 @@
-// Contract 1 decoder: golden captures in tests/data/serial/, each stream fed
-// whole, split at every offset, and byte by byte; all must decode the same.
+// Contract 1 decoder: golden captures in tests/data/serial/ (NAME.txt, the lines it
+// decodes to in NAME.lines), each stream fed whole, split at every offset, and byte by
+// byte; all must decode the same. What the session makes of them: test_serial_session.cpp.
 #include <catch2/catch.hpp>
 
 #include <filesystem>
@@ -75,7 +76,7 @@ TEST_CASE("golden serial captures decode identically at every split") {
     ++cases;
     const std::string stream = slurp(entry.path());
     auto expected_path = entry.path();
-    expected_path.replace_extension(".expected");
+    expected_path.replace_extension(".lines");
     const auto expected = lines_of(slurp(expected_path));
     INFO("capture " << entry.path().filename().string());
     REQUIRE(decode_in_pieces(stream, {}) == expected);

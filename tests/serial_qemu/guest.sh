@@ -2,7 +2,7 @@
 # Runs in the QEMU guest of tests/serial_qemu/serial-qemu-test as /bin/test-program
 # (busybox sh; modules loaded, /proc, /sys and /dev mounted by the initramfs's /init).
 # Waits for /dev/ttyUSB0, runs `knoblink list`, then `knoblink monitor` with path.yaml,
-# auto.yaml and nomatch.yaml in turn, each until the host sends a line on the console
+# auto.yaml, nomatch.yaml, uid.yaml and wronguid.yaml in turn, each until the host sends a line on the console
 # (stdin).
 # All output goes to the console, where the host test reads it; lines the host waits
 # for start with "guest ".
@@ -18,7 +18,7 @@ done
 echo "guest ttyUSB0 at $(uptime_s) s"
 knoblink list || exit 1
 status=0
-for cfg in path auto nomatch; do
+for cfg in path auto nomatch uid wronguid; do
   echo "guest monitor $cfg"
   knoblink monitor -v -c /etc/knoblink/$cfg.yaml 2>&1 &
   pid=$!

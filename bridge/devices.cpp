@@ -1,0 +1,127 @@
+#include "bridge/devices.hpp"
+
+#include <sstream>
+#include <type_traits>
+#include <variant>
+
+#include "bridge/posting_sink.hpp"
+#include "devices/serial_describe.hpp"
+#include "devices/serial_source.hpp"
+#ifdef KNOBLINK_WITH_HID
+#include "devices/hid/hid_describe.hpp"
+#include "devices/hid/hid_source.hpp"
+#endif
+
+namespace knoblink {
+
+namespace {
+
+/// A source that calls its sink from a thread of its own (HID's reader thread), made to
+/// call the real sink on io's thread: its calls go through a PostingSink it owns.
+class PostedDevice final : public DeviceSource {
+ public:
+  template <class Make>
+  PostedDevice(asio::io_context& io, EventSink& sink, Make&& make) : posting_(io, sink), inner_(make(posting_)) {}
+  ~PostedDevice() override { stop(); }
+  void start() override { inner_->start(); }
+  void stop() override {
+    inner_->stop();  // joins the reader thread: nothing is queued after this
+    posting_.stop();
+  }
+  OutputResult write_output(const Name& control, std::int32_t value) override {
+    return inner_->write_output(control, value);
+  }
+  DeviceDescription describe() const override { return inner_->describe(); }
+
+ private:
+  PostingSink posting_;  // declared first: outlives inner_
+  std::unique_ptr<DeviceSource> inner_;
+};
+
+std::unique_ptr<DeviceSource> make_serial(DeviceContext& context, std::uint16_t index, const std::string& name,
+                                          const SerialConfig& config, EventSink& sink, std::string&) {
+  return std::make_unique<SerialSource>(context.io, index, name, config, sink, context.serial_ports);
+}
+
+std::unique_ptr<DeviceSource> make_hid(DeviceContext& context, std::uint16_t index, const std::string& name,
+                                       const HidConfig& config, EventSink& sink, std::string& error) {
+#ifdef KNOBLINK_WITH_HID
+  const auto match = hid::HidMatch::parse(config.match, error);
+  if (!match) {
+    error = name + ": " + error;
+    return nullptr;
+  }
+  hid::HidSourceOptions options;
+  options.label = name;
+  return std::make_unique<PostedDevice>(context.io, sink, [&](EventSink& posted) {
+    return std::make_unique<hid::HidSource>(index, *match, posted, nullptr, options);
+  });
+#else
+  (void)context, (void)index, (void)config, (void)sink;
+  error = name + ": HID devices are not supported by this build (KNOBLINK_WITH_HID=OFF)";
+  return nullptr;
+#endif
+}
+
+bool list_serial(std::ostream& out, std::ostream& err) {
+  std::string error;
+  const auto ports = list_serial_ports(error);
+  if (!error.empty()) {
+    err << "knoblink list: " << error << "\n";
+    return false;
+  }
+  out << "Serial ports:\n" << describe_serial_ports(ports);
+  return true;
+}
+
+#ifdef KNOBLINK_WITH_HID
+bool list_hid(std::ostream& out, std::ostream&) {
+  out << "HID devices:\n";
+  const auto backend = hid::make_hidapi_backend();
+  std::istringstream text(hid::describe_listing(hid::list_devices(*backend)));
+  for (std::string line; std::getline(text, line);) out << "  " << line << "\n";
+  return true;
+}
+#endif
+
+/// Every kind `knoblink list` asks, in order.
+constexpr bool (*kListers[])(std::ostream&, std::ostream&) = {
+    list_serial,
+#ifdef KNOBLINK_WITH_HID
+    list_hid,
+#endif
+};
+
+}  // namespace
+
+DeviceContext::DeviceContext(asio::io_context& io_context)
+    : io(io_context), serial_ports(std::make_shared<SerialPorts>()) {}
+
+std::unique_ptr<DeviceSource> make_device(DeviceContext& context, std::uint16_t index, const DeviceConfig& config,
+                                          EventSink& sink, std::string& error) {
+  return std::visit(
+      [&](const auto& kind) -> std::unique_ptr<DeviceSource> {
+        using T = std::decay_t<decltype(kind)>;
+        if constexpr (std::is_same_v<T, SerialConfig>) return make_serial(context, index, config.name, kind, sink, error);
+        else if constexpr (std::is_same_v<T, HidConfig>) return make_hid(context, index, config.name, kind, sink, error);
+        else static_assert(sizeof(T) == 0, "a device kind without a factory case");
+      },
+      config.kind);
+}
+
+bool list_devices(std::ostream& out, std::ostream& err) {
+  for (auto* list : kListers)
+    if (!list(out, err)) return false;
+  return true;
+}
+
+bool describe_descriptor(const std::string& file, std::string& text) {
+#ifdef KNOBLINK_WITH_HID
+  return hid::describe_descriptor_file(file, text);
+#else
+  text = "knoblink descriptor " + file + ": this build has no HID support (KNOBLINK_WITH_HID=OFF)";
+  return false;
+#endif
+}
+
+}  // namespace knoblink
