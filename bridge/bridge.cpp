@@ -3,6 +3,7 @@
 #include <asio/post.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <random>
@@ -78,22 +79,28 @@ void Bridge::stop() {
 
 void Bridge::reload(Config config) {
   const bool same_blender = config.blender == config_.blender;
-  // The old sources may still have aborted handlers queued on io_: they are
-  // destroyed by a handler posted after those, never under them.
-  for (auto& d : devices_)
-    if (d) d->stop();
-  asio::post(io_, [old = std::make_shared<decltype(devices_)>(std::move(devices_))] {});
-  devices_.clear();
+  const bool same_devices = std::equal(config.devices.begin(), config.devices.end(), config_.devices.begin(),
+                                       config_.devices.end(),
+                                       [](const auto& a, const auto& b) { return a.same_device(b); });
+  if (!same_devices) {
+    // The old sources may still have aborted handlers queued on io_: they are
+    // destroyed by a handler posted after those, never under them.
+    for (auto& d : devices_)
+      if (d) d->stop();
+    asio::post(io_, [old = std::make_shared<decltype(devices_)>(std::move(devices_))] {});
+    devices_.clear();
+    described_.clear();
+  }
   config_ = std::move(config);
   build_pipeline();
-  if (same_blender) {
-    link_->set_watched(mapper_->watched());
-  } else {
-    link_->set_watched(mapper_->watched());
-    link_->reconnect(link_options());
-  }
-  open_devices();
-  spdlog::info("reloaded {}: {} devices, {} mappings", config_.file, config_.devices.size(), config_.mappings.size());
+  // The devices kept their descriptions: the new mapping learns them without a reopen.
+  for (std::size_t d = 0; d < described_.size(); ++d)
+    for (const auto& info : described_[d]) on_control(static_cast<std::uint16_t>(d), info);
+  link_->set_watched(mapper_->watched());
+  if (!same_blender) link_->reconnect(link_options());
+  if (!same_devices) open_devices();
+  spdlog::info("reloaded {}: {} devices ({}), {} mappings", config_.file, config_.devices.size(),
+               same_devices ? "kept open" : "reopened", config_.mappings.size());
 }
 
 std::vector<std::string> Bridge::device_lines() const {
@@ -150,6 +157,11 @@ void Bridge::on_connection(std::uint16_t device, bool connected) {
 }
 
 void Bridge::on_control(std::uint16_t device, const ControlInfo& info) {
+  if (described_.size() <= device) described_.resize(device + 1u);
+  auto& known = described_[device];
+  const auto it = std::find_if(known.begin(), known.end(), [&](const ControlInfo& c) { return c.name == info.name; });
+  if (it == known.end()) known.push_back(info);
+  else *it = info;
   if (const auto warning = mapper_->on_control(device, info); !warning.empty()) spdlog::warn("{}", warning);
 }
 

@@ -36,8 +36,9 @@ class Bridge final : public EventSink, public LinkListener {
   ~Bridge() override;
   void start();
   void stop();
-  /// Swaps in a new config (devices reopened, Blender link kept when its address is the same);
-  /// queued discrete commands are kept.
+  /// Swaps in a new config: the mapping is rebuilt; the devices stay open when the file
+  /// names the same ones (else they are reopened), the Blender link when its address is the
+  /// same; queued discrete commands are kept.
   void reload(Config config);
   /// One line with every counter.
   std::string counters_line() const;
@@ -70,6 +71,7 @@ class Bridge final : public EventSink, public LinkListener {
   std::unique_ptr<BlenderLink> link_;
   DeviceContext device_context_{io_};  ///< shared by the devices (serial ports held)
   std::vector<std::unique_ptr<DeviceSource>> devices_;  ///< by device index; null for a device that cannot be opened
+  std::vector<std::vector<ControlInfo>> described_;     ///< by device index: what it described, for a reloaded mapping
   std::vector<std::string> output_errors_;  ///< by device index: the last failed output write, told once
   const std::string session_;  ///< this run's hello session: ids are applied once across reconnects
   Counters counters_;

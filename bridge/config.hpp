@@ -34,6 +34,8 @@ struct DeviceConfig {
   std::string name;  ///< the key under devices:, e.g. "box"
   DeviceKindConfig kind;
   int line = 0;  ///< where it was declared (1-based), for messages
+  /// The same device (name and how to find it; where it is written in the file does not matter).
+  bool same_device(const DeviceConfig& o) const { return name == o.name && kind == o.kind; }
 };
 
 /// A control named in the file: "<device>.<control>".

@@ -12,6 +12,7 @@ struct SerialConfig {
   std::string match;          ///< "VID:PID[:serial]", hex; with port auto, only matching ports are tried
   int baud = 115200;
   std::string uid;            ///< hex; with port auto, only a device whose hello says this uid is taken
+  friend bool operator==(const SerialConfig&, const SerialConfig&) = default;
 };
 
 }  // namespace knoblink

@@ -9,6 +9,7 @@ namespace knoblink {
 /// A USB HID device chosen by "VID:PID[:serial]".
 struct HidConfig {
   std::string match;
+  friend bool operator==(const HidConfig&, const HidConfig&) = default;
 };
 
 }  // namespace knoblink

@@ -80,7 +80,7 @@ TEST_CASE("SIGHUP reloads the mapping; a broken file keeps the running one") {
   REQUIRE(line);
   CHECK(json::parse(*line)["op"] == "watch");
   CHECK(json::parse(*line)["path"] == "context.scene.c");
-  REQUIRE(pty.read_line(10s) == std::optional<std::string>("?"));  // devices reopened
+  CHECK_THAT(p.log(), Catch::Contains("1 devices (kept open), 2 mappings"));  // the box was not asked again
   pty.write("k1 70\n");
   line = conn->read_line(10s);
   REQUIRE(line);
@@ -102,7 +102,6 @@ TEST_CASE("SIGHUP reloads the mapping; a broken file keeps the running one") {
   auto resent = conn2->read_line(10s);  // the latest value, resent to the new Blender
   REQUIRE(resent);
   CHECK(json::parse(*resent) == json::parse(R"({"op":"set","path":"context.scene.b","value":0.7})"));
-  REQUIRE(pty.read_line(10s) == std::optional<std::string>("?"));
   pty.write("k1 80\n");
   auto l2 = conn2->read_line(10s);
   REQUIRE(l2);
@@ -164,4 +163,40 @@ TEST_CASE("no blender: in the mapping: the bridge finds Blender by its discovery
     p.signal(SIGTERM);
     CHECK(p.wait(5s) == std::optional<int>(0));
   }
+}
+
+TEST_CASE("a reload with the same devices keeps them open and keeps what they described") {
+  TempDir dir;
+  Listener blender;
+  Pty pty;
+  const auto yaml = [&](const std::string& device, const std::string& path) {
+    return "blender: {port: " + std::to_string(blender.port()) + "}\ndevices:\n  " + device + ":\n    serial: {port: " +
+           pty.slave() + "}\nmappings:\n  - control: " + device + ".k1\n    set: " + path + "\n";
+  };
+  const auto cfg = dir.write("map.yaml", yaml("box", "context.scene.a"));
+  Process p({kBin, "run", "--config", cfg}, dir.file("run.log"));
+  auto conn = blender.accept(15s);
+  REQUIRE(conn);
+  REQUIRE(conn->read_line(10s));
+  conn->send(R"({"hello":1,"server":"t","blender":"3.4.1"})" "\n");
+  REQUIRE(pty.read_line(10s) == std::optional<std::string>("?"));
+  pty.write("@knoblink 1 knobbox\n@ctl k1 abs 0 200\n@end\nk1 100\n");
+  auto line = conn->read_line(10s);
+  REQUIRE(line);
+  CHECK(json::parse(*line)["value"] == 0.5);  // over the described 0..200
+
+  dir.write("map.yaml", yaml("box", "context.scene.b"));
+  p.signal(SIGHUP);
+  REQUIRE(wait_until([&] { return p.log().find("(kept open)") != std::string::npos; }, 10s));
+  pty.write("k1 50\n");
+  line = conn->read_line(10s);
+  REQUIRE(line);
+  CHECK(json::parse(*line) == json::parse(R"({"op":"set","path":"context.scene.b","value":0.25})"));  // still 0..200
+
+  dir.write("map.yaml", yaml("knobs", "context.scene.b"));  // another device: opened afresh
+  p.signal(SIGHUP);
+  REQUIRE(wait_until([&] { return p.log().find("(reopened)") != std::string::npos; }, 10s));
+  REQUIRE(pty.read_line(10s) == std::optional<std::string>("?"));
+  p.signal(SIGTERM);
+  CHECK(p.wait(5s) == std::optional<int>(0));
 }
