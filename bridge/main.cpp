@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <iostream>
 #include <sstream>
@@ -18,6 +19,7 @@
 #include "bridge/config.hpp"
 #include "bridge/demo.hpp"
 #include "bridge/devices.hpp"
+#include "bridge/discovery.hpp"
 #include "knoblink/version.hpp"
 
 using namespace knoblink;
@@ -47,7 +49,20 @@ int cmd_check(const std::string& file) {
   return 0;
 }
 
-int cmd_list() { return list_devices(std::cout, std::cerr) ? 0 : 1; }
+/// The devices, then the running Blenders the bridge could connect to.
+int cmd_list() {
+  const bool ok = list_devices(std::cout, std::cerr);
+  std::vector<std::string> problems;
+  const auto blenders = find_blenders(discovery_dir(), problems);
+  std::cout << "Blenders with the KnobLink add-on (" << discovery_dir() << "):\n";
+  if (blenders.empty()) std::cout << "  (none running)\n";
+  for (const auto& b : blenders)
+    std::cout << "  port " << b.port << "  Blender " << b.blender << "  pid " << b.pid << "  "
+              << (b.file.empty() ? "(unsaved file)" : b.file) << "\n      blender: {file: \""
+              << std::filesystem::path(b.file).filename().string() << "\"}\n";
+  for (const auto& p : problems) std::cout << "  skipped " << p << "\n";
+  return ok ? 0 : 1;
+}
 
 int cmd_descriptor(const std::string& file) {
   std::string text;

@@ -200,3 +200,16 @@ TEST_CASE("a reload with the same devices keeps them open and keeps what they de
   p.signal(SIGTERM);
   CHECK(p.wait(5s) == std::optional<int>(0));
 }
+
+TEST_CASE("knoblink list shows the running Blenders with a ready-to-paste file: line") {
+  TempDir dir;
+  const std::string run = dir.file("run");
+  std::filesystem::create_directories(run + "/knoblink");
+  dir.write("run/knoblink/blender-9911.json",
+            json{{"port", 9911}, {"token", "t"}, {"pid", ::getpid()}, {"blender", "3.4.1"},
+                 {"file", "/home/u/shots/rig.blend"}, {"started", 1}}.dump());
+  Process p({"/usr/bin/env", "XDG_RUNTIME_DIR=" + run, kBin, "list"}, dir.file("list.log"));
+  REQUIRE(p.wait(20s).has_value());
+  CHECK_THAT(p.log(), Catch::Contains("port 9911  Blender 3.4.1") && Catch::Contains("/home/u/shots/rig.blend") &&
+                          Catch::Contains("blender: {file: \"rig.blend\"}"));
+}
