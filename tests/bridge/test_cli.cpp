@@ -20,6 +20,14 @@ std::string mapping(std::uint16_t port, const std::string& dev, const std::strin
   return "blender: {port: " + std::to_string(port) + "}\ndevices:\n  box:\n    serial: {port: " + dev +
          "}\nmappings:\n  - control: box.k1\n    set: " + path + "\n    to: [0, 1]\n    from: [0, 100]\n";
 }
+/// The bridge's connection to a fake Blender, after answering its hello.
+std::unique_ptr<Conn> accept_hello(Listener& blender) {
+  auto conn = blender.accept(15s);
+  REQUIRE(conn);
+  REQUIRE(conn->read_line(10s));
+  conn->send(R"({"hello":1,"server":"t","blender":"3.4.1"})" "\n");
+  return conn;
+}
 }  // namespace
 
 TEST_CASE("knoblink check names file, line and column and exits non-zero") {
@@ -52,10 +60,7 @@ TEST_CASE("SIGHUP reloads the mapping; a broken file keeps the running one") {
   Pty pty;
   const auto cfg = dir.write("map.yaml", mapping(blender.port(), pty.slave(), "context.scene.a"));
   Process p({kBin, "run", "--config", cfg}, dir.file("run.log"));
-  auto conn = blender.accept(15s);
-  REQUIRE(conn);
-  REQUIRE(conn->read_line(10s));
-  conn->send(R"({"hello":1,"server":"t","blender":"3.4.1"})" "\n");
+  auto conn = accept_hello(blender);
   REQUIRE(pty.read_line(10s) == std::optional<std::string>("?"));
   pty.write("k1 50\n");
   auto line = conn->read_line(10s);
@@ -175,10 +180,7 @@ TEST_CASE("a reload with the same devices keeps them open and keeps what they de
   };
   const auto cfg = dir.write("map.yaml", yaml("box", "context.scene.a"));
   Process p({kBin, "run", "--config", cfg}, dir.file("run.log"));
-  auto conn = blender.accept(15s);
-  REQUIRE(conn);
-  REQUIRE(conn->read_line(10s));
-  conn->send(R"({"hello":1,"server":"t","blender":"3.4.1"})" "\n");
+  auto conn = accept_hello(blender);
   REQUIRE(pty.read_line(10s) == std::optional<std::string>("?"));
   pty.write("@knoblink 1 knobbox\n@ctl k1 abs 0 200\n@end\nk1 100\n");
   auto line = conn->read_line(10s);
