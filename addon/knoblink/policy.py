@@ -93,15 +93,16 @@ OPERATORS = {
 
 
 class Refusal:
-    """Why a write is refused: the rule's name and a message for not_allowed."""
+    """Why a write (call, argument) is refused: the rule's name, where it
+    applied, and the message for not_allowed."""
 
-    __slots__ = ("rule", "where")
+    __slots__ = ("rule", "where", "verb")
 
-    def __init__(self, rule, where):
-        self.rule, self.where = rule, where
+    def __init__(self, rule, where, verb="writable"):
+        self.rule, self.where, self.verb = rule, where, verb
 
     def message(self, path_text):
-        return f"{RULES[self.rule]}: not writable over the wire ({self.where}; in {path_text})"
+        return f"{RULES[self.rule]}: not {self.verb} over the wire ({self.where}; in {path_text})"
 
     def __repr__(self):
         return f"Refusal({self.rule!r}, {self.where!r})"
@@ -151,7 +152,8 @@ def operator_refusal(name):
     """A Refusal for calling operator name at all, or None (the allow-list is checked apart)."""
     for prefix, rule in OPERATORS.items():
         if name.startswith(prefix):
-            return Refusal(rule, f"operator {name}: {prefix}* is never callable over the wire")
+            return Refusal(rule, f"operator {name}: no {prefix}* operator is, whatever the allow-list",
+                           "callable")
     return None
 
 
@@ -162,4 +164,6 @@ def argument_refusal(operator, arg, kind, subtype=""):
     refusal = value_refusal(where, kind, subtype)
     if refusal is None and kind not in WRITABLE_KINDS:
         refusal = Refusal("strings", f"{where} is a {kind.lower()}; only numbers, bools and enums are passed")
+    if refusal is not None:
+        refusal.verb = "passable"
     return refusal
