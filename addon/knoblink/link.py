@@ -39,6 +39,7 @@ class Link:
         self.token = settings.token or token or discovery.new_token()
         self.applied_ids = applied if applied is not None else sessions.AppliedIds()
         self.discovery_path = ""
+        self.published_file = None  # the "file" last written to the discovery file
         self.started = time.time()
         self.log = log or (lambda msg: print(f"knoblink: {msg}", file=sys.stderr, flush=True))
         self.queue = CommandQueue()
@@ -82,8 +83,9 @@ class Link:
         if self.server is None:
             return
         path = discovery.path_for(self.server.port)
+        self.published_file = _blend_file()
         text = discovery.content(self.server.port, self.token, os.getpid(), bpy.app.version_string,
-                                 _blend_file(), self.started)
+                                 self.published_file, self.started)
         try:
             discovery.write(path, text)
         except OSError as e:
@@ -143,6 +145,8 @@ class Link:
             self.last_undo_ms = (clock() - t_undo) * 1000.0
         if self.watches:
             self._check_watches()
+        if self.server is not None and _blend_file() != self.published_file:
+            self.publish()  # a file opened before the add-on started, or a handler that did not run
         self.roots.forget()  # never keep bpy pointers past the tick
         self.applied += n
         self._rate_n += n
