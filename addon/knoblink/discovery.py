@@ -12,8 +12,11 @@ content, never a half-written one. No bpy here: link.py passes the values.
 
 import json
 import os
+import re
 import secrets
 import stat
+
+_NAME = re.compile(r"blender-\d+\.json")
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
@@ -111,3 +114,37 @@ def remove(path, token):
     except FileNotFoundError:
         return False
     return True
+
+
+def pid_alive(pid):
+    """Whether a process pid exists (another user's counts as alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale(folder_path, alive=pid_alive):
+    """Remove the discovery files in folder_path whose Blender is gone (killed,
+    crashed: it could not remove its own). Returns the paths removed."""
+    removed = []
+    try:
+        names = os.listdir(folder_path)
+    except FileNotFoundError:
+        return removed
+    for name in names:
+        if not _NAME.fullmatch(name):
+            continue
+        path = os.path.join(folder_path, name)
+        obj = read(path)
+        pid = obj.get("pid") if obj else None
+        if isinstance(pid, int) and not isinstance(pid, bool) and pid > 0 and not alive(pid):
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                continue
+            removed.append(path)
+    return removed

@@ -72,6 +72,11 @@ class Link:
             self.error = f"not listening: {e}"
             self.log(self.error)
             return False
+        try:
+            for stale in discovery.remove_stale(discovery.folder()):
+                self.log(f"removed {stale}: its Blender is gone")
+        except OSError as e:
+            self.log(f"cannot look for stale discovery files: {e}")
         self.publish()
         print(f"knoblink-addon listening on {self.server.address}", flush=True)
         if self.discovery_path:

@@ -564,6 +564,18 @@ def test_discovery_file_is_private_atomic_and_removed(tmp_path):
         discovery.write(str(link / "blender-1.json"), text)
 
 
+def test_discovery_removes_files_of_blenders_that_are_gone(tmp_path):
+    import os
+    for port, pid in ((1, 111), (2, os.getpid()), (3, 333)):
+        discovery.write(str(tmp_path / f"blender-{port}.json"),
+                        discovery.content(port, "t", pid, "3.4.1", "", 1.0))
+    (tmp_path / "notes.json").write_text('{"pid": 111}')
+    gone = discovery.remove_stale(str(tmp_path), alive=lambda pid: pid == os.getpid())
+    assert sorted(gone) == [str(tmp_path / "blender-1.json"), str(tmp_path / "blender-3.json")]
+    assert sorted(os.listdir(tmp_path)) == ["blender-2.json", "notes.json"]
+    assert discovery.pid_alive(os.getpid()) and discovery.remove_stale(str(tmp_path / "none")) == []
+
+
 # ---------------------------------------------------------------- exactly once (sessions.py)
 
 def test_applied_ids_answer_a_repeat_with_the_first_outcome():
