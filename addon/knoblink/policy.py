@@ -36,7 +36,7 @@ WRITABLE_KINDS = frozenset(("FLOAT", "INT", "BOOLEAN", "ENUM"))
 # Struct identifier (the struct or any of its RNA base types) -> rule. Covers the struct
 # and everything reached through it.
 STRUCTS = {
-    "Text": "text", "TextLine": "text", "TextCharacter": "text",
+    "Text": "text", "TextLine": "text",
     "Driver": "drivers", "DriverVariable": "drivers", "DriverTarget": "drivers",
     "ChannelDriverVariables": "drivers",
     "KeyConfigurations": "keymaps", "KeyConfig": "keymaps", "KeyMaps": "keymaps", "KeyMap": "keymaps",
