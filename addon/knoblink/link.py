@@ -100,6 +100,7 @@ class Link:
         self.discovery_path = path
 
     def stop(self):
+        self._drop_unapplied()
         if self.discovery_path:
             discovery.remove(self.discovery_path, self.token)
             self.discovery_path = ""
@@ -109,6 +110,17 @@ class Link:
             self.log(f"stopped listening on {self.server.address} "
                      f"({(time.perf_counter() - t0) * 1000:.0f} ms)")
             self.server = None
+
+    def _drop_unapplied(self):
+        """Commands still queued are discarded with the link: their ids are
+        forgotten, so a client re-sending them to the next link gets them applied."""
+        while True:
+            e = self.queue.pop()
+            if e is None:
+                return
+            for conn, cid in e.replies:
+                if conn.session is not None and cid is not None:
+                    self.applied_ids.drop(conn.session, cid)
 
     @property
     def last_error(self):

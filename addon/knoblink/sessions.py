@@ -83,6 +83,16 @@ class AppliedIds:
             self._forget_old(ids, now)
             return waiters
 
+    def drop(self, session, cid):
+        """Forget cid if it was claimed but never finished (its command was
+        discarded unapplied: the link stopped with it queued), so that a
+        re-send is applied rather than waiting forever."""
+        with self._lock:
+            ids = self._sessions.get(session)
+            slot = ids.get(cid) if ids is not None else None
+            if slot is not None and slot.replies is None:
+                del ids[cid]
+
     def _forget_old(self, ids, now):
         while len(ids) > self.keep:
             cid, slot = next(iter(ids.items()))

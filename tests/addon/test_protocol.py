@@ -588,6 +588,11 @@ def test_applied_ids_answer_a_repeat_with_the_first_outcome():
     assert ids.claim("S", "5", "conn3", 0.3) == (sessions.NEW, None)  # another id
     assert ids.finish("S", 99, [], 0.4) == []  # never claimed: ignored
     assert ids.repeats == 2
+    assert ids.claim("S", 6, "conn1", 0.5) == (sessions.NEW, None)
+    ids.drop("S", 6)  # discarded unapplied (the link stopped): a re-send is applied
+    ids.drop("S", 5)  # finished ids stay
+    assert ids.claim("S", 6, "conn2", 0.6) == (sessions.NEW, None)
+    assert ids.claim("S", 5, "conn2", 0.6)[0] == sessions.DONE
 
 
 def test_applied_ids_memory_is_bounded():
