@@ -92,6 +92,9 @@ def test_zip_is_an_extension_package(installed):
                and not any(part.startswith(".") for part in p.relative_to(ADDON).parts)}
     assert names == sources, f"zip {sorted(names)} vs source {sorted(sources)}"
     assert 'id = "knoblink"' in manifest
+    import tomllib
+    # network: the listening socket; files: the discovery file (Blender's validator checked the reasons).
+    assert sorted(tomllib.loads(manifest)["permissions"]) == ["files", "network"]
 
 
 def test_installed_as_extension_not_legacy(installed):
