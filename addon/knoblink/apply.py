@@ -24,7 +24,7 @@ class Target:
 _IDPROP_KIND = {bool: "BOOLEAN", int: "INT", float: "FLOAT", str: "STRING"}
 _INF = float("inf")
 _rna_info = {}  # (bpy type, property name) -> (kind, length, lo, hi, subtype), or None: no such property
-_lineages = {}  # bpy type -> (identifiers up its RNA bases, holds a script or a file path)
+_lineages = {}  # bpy type -> (identifiers up its RNA bases, policy.struct_refusal of the type or None)
 
 
 def _property_info(struct, name):
@@ -46,8 +46,9 @@ def _property_info(struct, name):
 
 
 def _lineage(struct):
-    """(identifiers of struct's RNA type and its bases, whether it has a file-path
-    string or a pointer to a Text): the RNA facts policy.py decides on."""
+    """(identifiers of struct's RNA type and its bases, the type's refusal or None),
+    from the RNA facts policy.py decides on: the identifiers, and whether the type
+    has a file-path string or a pointer to a Text. Cached per type (RNA types are static)."""
     key = type(struct)
     hit = _lineages.get(key)
     if hit is None:
@@ -60,7 +61,8 @@ def _lineage(struct):
         holds = any((p.type == "STRING" and p.subtype in policy.FILE_SUBTYPES)
                     or (p.type == "POINTER" and p.fixed_type is not None and p.fixed_type.identifier == "Text")
                     for p in rna.properties)
-        hit = _lineages[key] = (tuple(idents), holds)
+        idents = tuple(idents)
+        hit = _lineages[key] = (idents, policy.struct_refusal(idents, holds))
     return hit
 
 
@@ -70,8 +72,8 @@ def _refuse(refusal, p):
 
 
 def _check_struct(struct, p):
-    idents, holds = _lineage(struct)
-    _refuse(policy.struct_refusal(idents, holds), p)
+    idents, refusal = _lineage(struct)
+    _refuse(refusal, p)
     return idents
 
 
