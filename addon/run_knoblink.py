@@ -7,8 +7,11 @@ With PyPI bpy (BLENDER_USER_SCRIPTS=DIR holding DIR/addons/knoblink):
   python3 addon/run_knoblink.py [--scene FILE.blend] [--no-stdin]
 
 Background Blender never fires timers, so here the drain is pumped every
-5 ms (at once again while commands are queued). With a window the add-on's
-own timer drains and this script only quits Blender when asked.
+5 ms (at once again while commands are queued), and after a drain that
+applied something the scene is evaluated as a window's event loop would
+(a frame change runs the frame handlers, animation and drivers). With a
+window the add-on's own timer drains and this script only quits Blender
+when asked.
 """
 
 import argparse
@@ -71,12 +74,26 @@ def main():
         bpy.app.timers.register(quit_when_asked, persistent=True)
         return
 
+    frame = bpy.context.scene.frame_current
     while not stop.is_set():
-        mod.pump()
+        if mod.pump():
+            frame = _evaluate(frame)
         link = mod.link.running()
         if link is None or not len(link.queue):
             stop.wait(0.005)
     addon_utils.disable(ADDON, default_set=False)
+
+
+def _evaluate(frame):
+    """After applied commands, what a window's event loop does: a new frame is
+    a frame change (handlers, animation, drivers: ED_update_for_newframe),
+    anything else a depsgraph update. Returns the current frame."""
+    scene = bpy.context.scene
+    if scene.frame_current != frame:
+        scene.frame_set(scene.frame_current)
+    else:
+        bpy.context.view_layer.update()
+    return scene.frame_current
 
 
 def _until_gone(pid, stop):

@@ -1,7 +1,10 @@
 """KnobLink: a live link from a knob box (through the knoblink bridge) to Blender.
 
-Listens for Contract 2 NDJSON on 127.0.0.1:9876 (preferences), applies
-commands on the main thread from a timer. See docs/protocol.md.
+Listens for Contract 2 NDJSON on 127.0.0.1:9876 (preferences), requires the
+token from its discovery file (or the preferences) on every connection,
+applies what the wire may write (numbers, bools, enums; never code, strings
+or file paths) on the main thread from a timer. See docs/protocol.md and
+docs/security.md.
 """
 
 bl_info = {
@@ -27,6 +30,7 @@ classes = (
 )
 
 # Environment overrides (launcher, tests): KNOBLINK_PORT, KNOBLINK_BIND, KNOBLINK_TOKEN.
+# The discovery file's folder comes from XDG_RUNTIME_DIR, else HOME (discovery.py).
 _ENV = {"port": "KNOBLINK_PORT", "host": "KNOBLINK_BIND", "token": "KNOBLINK_TOKEN"}
 
 

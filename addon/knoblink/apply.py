@@ -7,7 +7,7 @@ import contextlib
 
 import bpy
 
-from . import protocol, values
+from . import policy, protocol, values
 from .protocol import ProtocolError
 
 
@@ -18,12 +18,13 @@ class Target:
     custom property key. kind/length/lo/hi are plain values (RNA types are
     static); struct is only valid until the drain ends."""
 
-    __slots__ = ("struct", "prop", "index", "key", "kind", "length", "lo", "hi", "path")
+    __slots__ = ("struct", "prop", "index", "key", "kind", "length", "lo", "hi", "subtype", "path")
 
 
 _IDPROP_KIND = {bool: "BOOLEAN", int: "INT", float: "FLOAT", str: "STRING"}
 _INF = float("inf")
-_rna_info = {}  # (bpy type, property name) -> (kind, length, lo, hi), or None: no such property
+_rna_info = {}  # (bpy type, property name) -> (kind, length, lo, hi, subtype), or None: no such property
+_lineages = {}  # bpy type -> (identifiers up its RNA bases, policy.struct_refusal of the type or None)
 
 
 def _property_info(struct, name):
@@ -39,15 +40,47 @@ def _property_info(struct, name):
             if len([d for d in getattr(rna, "array_dimensions", ()) if d]) > 1:
                 kind = "MATRIX"
             lo, hi = (rna.hard_min, rna.hard_max) if rna.type in ("FLOAT", "INT") else (-_INF, _INF)
-            info = (kind, rna.array_length if numeric else 0, lo, hi)
+            info = (kind, rna.array_length if numeric else 0, lo, hi, rna.subtype)
         _rna_info[key] = info
     return info
+
+
+def _lineage(struct):
+    """(identifiers of struct's RNA type and its bases, the type's refusal or None),
+    from the RNA facts policy.py decides on: the identifiers, and whether the type
+    has a file-path string or a pointer to a Text. Cached per type (RNA types are static)."""
+    key = type(struct)
+    hit = _lineages.get(key)
+    if hit is None:
+        rna = struct.bl_rna
+        idents = []
+        base = rna
+        while base is not None:
+            idents.append(base.identifier)
+            base = base.base
+        holds = any((p.type == "STRING" and p.subtype in policy.FILE_SUBTYPES)
+                    or (p.type == "POINTER" and p.fixed_type is not None and p.fixed_type.identifier == "Text")
+                    for p in rna.properties)
+        idents = tuple(idents)
+        hit = _lineages[key] = (idents, policy.struct_refusal(idents, holds))
+    return hit
+
+
+def _refuse(refusal, p):
+    if refusal is not None:
+        raise ProtocolError("not_allowed", refusal.message(p.text))
+
+
+def _check_struct(struct, p):
+    idents, refusal = _lineage(struct)
+    _refuse(refusal, p)
+    return idents
 
 
 class Roots:
     """Data-blocks and context roots looked up during one drain (a name
     lookup costs ~8 us). forget() after anything that may rename, free or
-    re-point them: operators and string writes (renames)."""
+    re-point them: operators (the wire never writes strings, so no renames)."""
 
     def __init__(self):
         self._cache = {}
@@ -78,10 +111,27 @@ def _root(p):
     return value
 
 
-def resolve(p, roots=None):
-    """ParsedPath -> Target, or ProtocolError naming the part that failed."""
+def resolve(p, roots=None, write=False):
+    """ParsedPath -> Target, or ProtocolError naming the part that failed.
+    write: the target is about to be written (set/add/toggle/keyframe): every
+    struct on the way and every property stepped through is checked against
+    policy.py, and so is the target (not_allowed naming the rule)."""
+    if write and p.root[0] == "data":
+        _refuse(policy.property_refusal(("BlendData",), p.root[1]), p)
     struct = roots.get(p) if roots is not None else _root(p)
-    if p.prefix:
+    if write:
+        idents = _check_struct(struct, p)
+        for attr, step in p.steps:
+            if attr is not None:
+                _refuse(policy.property_refusal(idents, attr), p)
+            try:
+                struct = struct.path_resolve(step)
+            except ValueError:
+                raise ProtocolError("not_found", f"{p.text}: {p.prefix!r} does not resolve at {step!r}") from None
+            if not isinstance(struct, bpy.types.bpy_struct):
+                raise ProtocolError("not_found", f"{p.text}: {step!r} is not a struct")
+            idents = _check_struct(struct, p)
+    elif p.prefix:
         try:
             struct = struct.path_resolve(p.prefix)
         except ValueError:
@@ -90,6 +140,7 @@ def resolve(p, roots=None):
             raise ProtocolError("not_found", f"{p.text}: {p.prefix!r} is not a struct")
     t = Target()
     t.struct, t.path, t.prop, t.index, t.key = struct, p.text, p.prop, p.index, p.key
+    t.subtype = ""
     if p.key is not None:
         try:
             v = struct[p.key]
@@ -102,11 +153,15 @@ def resolve(p, roots=None):
         t.length = len(v) if isinstance(v, list) else 0
         t.kind = _IDPROP_KIND.get(type(v[0] if t.length else v), "GROUP")
         t.lo, t.hi = _idprop_range(struct, p.key) if t.kind in ("INT", "FLOAT") else (-_INF, _INF)
+        if write:
+            _refuse(policy.value_refusal(f"custom property {p.key!r}", t.kind), p)
         return t
     info = _property_info(struct, p.prop)
     if info is None:
         raise ProtocolError("not_found", f"{p.text}: {struct.bl_rna.identifier} has no property {p.prop!r}")
-    t.kind, t.length, t.lo, t.hi = info
+    t.kind, t.length, t.lo, t.hi, t.subtype = info
+    if write:
+        _refuse(policy.target_refusal(_lineage(struct)[0], p.prop, t.kind, t.subtype), p)
     if p.index is not None:
         if not t.length:
             raise ProtocolError("wrong_type", f"{p.text}: {p.prop!r} is not an array")
@@ -210,15 +265,21 @@ def _override():
 
 
 def call_operator(name, args, allowed):
+    """Call an allow-listed operator; every argument must be one of its own
+    properties, and a number, bool or enum (policy.argument_refusal)."""
+    refusal = policy.operator_refusal(name)
+    if refusal is not None:
+        raise ProtocolError("not_allowed", refusal.message(name))
     if name not in allowed:
         raise ProtocolError("not_allowed", f"operator {name!r} is not on the allow-list "
                             "(Preferences > Add-ons > KnobLink > Allowed operators)")
     group, fn = name.split(".")
     op = getattr(getattr(bpy.ops, group), fn)
     try:
-        op.get_rna_type()
+        rna = op.get_rna_type()
     except KeyError:
         raise ProtocolError("operator_failed", f"no operator {name!r} in this Blender") from None
+    _check_arguments(name, rna, args)
     try:
         with _override():
             if not op.poll():
@@ -232,21 +293,33 @@ def call_operator(name, args, allowed):
         raise ProtocolError("operator_failed", f"{name} was cancelled")
 
 
+def _check_arguments(name, rna, args):
+    props = rna.properties
+    for arg in args:
+        prop = props.get(arg) if arg != "rna_type" else None
+        if prop is None:
+            known = ", ".join(p.identifier for p in props if p.identifier != "rna_type") or "none"
+            raise ProtocolError("bad_value", f"{name} has no argument {arg!r}; its arguments: {known}")
+        kind = "ENUM_FLAG" if prop.type == "ENUM" and prop.is_enum_flag else prop.type
+        refusal = policy.argument_refusal(name, arg, kind, prop.subtype)
+        if refusal is not None:
+            raise ProtocolError("not_allowed", refusal.message(name))
+
+
 def run(cmd, value, roots, operators):
     """Apply one set, add, toggle, keyframe or call to Blender (value: the
     possibly coalesced value of a set/add); raises ProtocolError. Forgets
-    cached roots after anything that may rename, free or re-point them."""
+    cached roots after anything that may rename, free or re-point them
+    (operators: strings, names included, are never written)."""
     op = cmd.op
     if op == "call":
         roots.forget()
         call_operator(cmd.operator, cmd.args, operators)
         roots.forget()
         return
-    t = resolve(cmd.path, roots)
+    t = resolve(cmd.path, roots, write=True)
     if op == "set":
         write(t, value)
-        if t.kind == "STRING":  # may have renamed a data-block
-            roots.forget()
     elif op == "add":
         add(t, value)
     elif op == "toggle":

@@ -1,16 +1,19 @@
 """The composition root: one Link wires the socket server, the command
-queue, the main-thread drain (bpy.app.timers), the watches, undo gestures
-and what goes back to the clients. The bpy work itself is apply.py's."""
+queue, the main-thread drain (bpy.app.timers), the watches, undo gestures,
+the discovery file, the memory of applied ids (exactly once) and what goes
+back to the clients. The bpy work itself is apply.py's."""
 
+import os
 import sys
 import time
 
 import bpy
+from bpy.app.handlers import persistent
 
-from . import apply, protocol
+from . import apply, discovery, protocol, sessions
 from .cmdqueue import CommandQueue, GestureTracker
 from .protocol import ProtocolError
-from .server import Server
+from .server import Server, is_loopback
 
 
 class Settings:
@@ -27,10 +30,17 @@ _UNSENT = object()
 
 
 class Link:
-    """Server + queue + the main-thread drain. One per running add-on."""
+    """Server + queue + the main-thread drain. One per running add-on.
+    token: the one clients must send when the settings name none (random);
+    applied: the sessions' applied ids (kept across restarts of the link)."""
 
-    def __init__(self, settings, log=None):
+    def __init__(self, settings, log=None, token=None, applied=None):
         self.settings = settings
+        self.token = settings.token or token or discovery.new_token()
+        self.applied_ids = applied if applied is not None else sessions.AppliedIds()
+        self.discovery_path = ""
+        self.published_file = None  # the "file" last written to the discovery file
+        self.started = time.time()
         self.log = log or (lambda msg: print(f"knoblink: {msg}", file=sys.stderr, flush=True))
         self.queue = CommandQueue()
         self.gestures = GestureTracker()
@@ -51,24 +61,66 @@ class Link:
     def start(self):
         s = self.settings
         try:
-            self.server = Server(self.queue, s.host, s.port, s.token, s.max_clients,
-                                 {"blender": bpy.app.version_string}, self.log)
+            if not is_loopback(s.host) and not s.token:
+                raise ValueError(f"a token is required to listen on {s.host} (anything but loopback); "
+                                 "set one in the KnobLink preferences")
+            self.server = Server(self.queue, s.host, s.port, self.token, s.max_clients,
+                                 {"blender": bpy.app.version_string}, self.log, self.applied_ids)
             self.server.start()
         except (OSError, ValueError) as e:
             self.server = None
             self.error = f"not listening: {e}"
             self.log(self.error)
             return False
+        try:
+            for stale in discovery.remove_stale(discovery.folder()):
+                self.log(f"removed {stale}: its Blender is gone")
+        except OSError as e:
+            self.log(f"cannot look for stale discovery files: {e}")
+        self.publish()
         print(f"knoblink-addon listening on {self.server.address}", flush=True)
+        if self.discovery_path:
+            print(f"knoblink-addon discovery file {self.discovery_path}", flush=True)
         return True
 
+    def publish(self):
+        """Write (or rewrite: the open .blend changed) the discovery file."""
+        if self.server is None:
+            return
+        path = discovery.path_for(self.server.port)
+        self.published_file = _blend_file()
+        text = discovery.content(self.server.port, self.token, os.getpid(), bpy.app.version_string,
+                                 self.published_file, self.started)
+        try:
+            discovery.write(path, text)
+        except OSError as e:
+            self.error = f"cannot write the discovery file {path}: {e}"
+            self.log(self.error)
+            return
+        self.discovery_path = path
+
     def stop(self):
+        self._drop_unapplied()
+        if self.discovery_path:
+            discovery.remove(self.discovery_path, self.token)
+            self.discovery_path = ""
         if self.server is not None:
             t0 = time.perf_counter()
             self.server.stop()
             self.log(f"stopped listening on {self.server.address} "
                      f"({(time.perf_counter() - t0) * 1000:.0f} ms)")
             self.server = None
+
+    def _drop_unapplied(self):
+        """Commands still queued are discarded with the link: their ids are
+        forgotten, so a client re-sending them to the next link gets them applied."""
+        while True:
+            e = self.queue.pop()
+            if e is None:
+                return
+            for conn, cid in e.replies:
+                if conn.session is not None and cid is not None:
+                    self.applied_ids.drop(conn.session, cid)
 
     @property
     def last_error(self):
@@ -110,6 +162,8 @@ class Link:
             self.last_undo_ms = (clock() - t_undo) * 1000.0
         if self.watches:
             self._check_watches()
+        if self.server is not None and _blend_file() != self.published_file:
+            self.publish()  # a file opened before the add-on started, or a handler that did not run
         self.roots.forget()  # never keep bpy pointers past the tick
         self.applied += n
         self._rate_n += n
@@ -132,20 +186,35 @@ class Link:
             return 0.0
         return 0.005 if self.server is not None and self.server.clients else 0.05
 
-    def _reply(self, replies, err=None):
-        post = self.server.post if self.server is not None else None
-        if post is None:
-            return
+    def _reply(self, cmd, replies, err=None):
+        """Answer everyone waiting for cmd's outcome (err None: ok); returns the
+        reply objects sent, per connection. Re-sent ids waiting for it get them too."""
         seen = set()
         for conn, cid in replies:
+            obj = None
             if err is None:
                 if cid is not None:
-                    post(conn, {"id": cid, "ok": True})
+                    obj = {"id": cid, "ok": True}
             elif cid is not None or conn not in seen:
                 seen.add(conn)
-                post(conn, protocol.error_reply(err.code, err.message, cid))
+                obj = protocol.error_reply(err.code, err.message, cid)
+            if obj is not None:
+                self._post(conn, obj)
+            self._remember(cmd, conn, cid, [obj] if obj is not None else [])
         if err is not None:
             self.error = f"{err.code}: {err.message}"
+
+    def _post(self, conn, obj):
+        if self.server is not None:
+            self.server.post(conn, obj)
+
+    def _remember(self, cmd, conn, cid, sent):
+        """cid's first outcome, for a re-send in the same session (docs/protocol.md, "Exactly once")."""
+        if conn.session is None or cid is None or cmd.op not in sessions.OPS:
+            return
+        for waiter in self.applied_ids.finish(conn.session, cid, sent, self._now):
+            for obj in sent:
+                self._post(waiter, obj)
 
     def _apply_entry(self, e):
         cmd = e.cmd
@@ -155,24 +224,35 @@ class Link:
         try:
             self._run(cmd, e.value, e.replies[0][0])
         except ProtocolError as err:
-            self._reply(e.replies, err)
+            self._reply(cmd, e.replies, err)
         else:
-            self._reply(e.replies)
+            self._reply(cmd, e.replies)
 
     def _apply_batch(self, cmd, conn):
         first = None
+        sent = []
         for i, sub in enumerate(cmd.ops):
+            obj = None
             try:
                 self._run(sub, sub.value, conn)
             except ProtocolError as err:
                 err = ProtocolError(err.code, f"ops[{i}]: {err.message}")
                 if sub.id is not None or cmd.id is None:
-                    self._reply([(conn, sub.id)], err)
+                    obj = protocol.error_reply(err.code, err.message, sub.id)
+                    self.error = f"{err.code}: {err.message}"
                 first = first or err
             else:
-                self._reply([(conn, sub.id)])
+                if sub.id is not None:
+                    obj = {"id": sub.id, "ok": True}
+            if obj is not None:
+                self._post(conn, obj)
+                sent.append(obj)
         if cmd.id is not None:
-            self._reply([(conn, cmd.id)], first)
+            obj = ({"id": cmd.id, "ok": True} if first is None
+                   else protocol.error_reply(first.code, first.message, cmd.id))
+            self._post(conn, obj)
+            sent.append(obj)
+        self._remember(cmd, conn, cmd.id, sent)
 
     def _run(self, cmd, value, conn):
         """Apply one command; every failure becomes a ProtocolError."""
@@ -233,6 +313,10 @@ class Link:
 # ---------------------------------------------------------------- module state
 
 current = None  # the running Link, for the timer, the panel and pump(); read it through running()
+# Kept for the process, across restarts of the link (preferences changed): the random
+# token (a connected bridge keeps working) and the sessions' applied ids (exactly once).
+_token = discovery.new_token()
+_applied = sessions.AppliedIds()
 
 
 def running():
@@ -244,14 +328,33 @@ def _timer():
     return current.tick() if current is not None else None
 
 
+def _blend_file():
+    """The open .blend's absolute path, "" when unsaved or while Blender starts
+    (bpy.data is restricted during startup registration; load_post follows)."""
+    try:
+        return bpy.data.filepath
+    except AttributeError:
+        return ""
+
+
+@persistent
+def _file_changed(*_args):
+    """load_post / save_post: the discovery file's "file" follows the open .blend."""
+    if current is not None:
+        current.publish()
+
+
 def start(settings):
     """Start the link and its timer (register())."""
     global current
     stop()
-    current = Link(settings)
+    current = Link(settings, token=_token, applied=_applied)
     current.start()
     if not bpy.app.timers.is_registered(_timer):
         bpy.app.timers.register(_timer, first_interval=0.0, persistent=True)
+    for handlers in (bpy.app.handlers.load_post, bpy.app.handlers.save_post):
+        if _file_changed not in handlers:
+            handlers.append(_file_changed)
     return current
 
 
@@ -260,6 +363,9 @@ def stop():
     global current
     if bpy.app.timers.is_registered(_timer):
         bpy.app.timers.unregister(_timer)
+    for handlers in (bpy.app.handlers.load_post, bpy.app.handlers.save_post):
+        while _file_changed in handlers:
+            handlers.remove(_file_changed)
     if current is not None:
         current.stop()
         current = None

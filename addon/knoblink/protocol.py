@@ -13,6 +13,7 @@ import re
 VERSION = "0.1.0"
 PROTOCOL = 1
 MAX_LINE = 64 * 1024
+MAX_SESSION = 128  # characters of the hello's session
 
 # Every error the add-on answers, {"id":N,"error":CODE,"message":"..."}.
 ERROR_CODES = {
@@ -31,7 +32,8 @@ ERROR_CODES = {
     "out_of_range": "the value is outside the property's hard range",
     "read_only": "the property cannot be written",
     "bad_value": "Blender refused the value (its message is passed on)",
-    "not_allowed": "the operator is not on the allow-list in the preferences",
+    "not_allowed": "a write or call the wire may not make (docs/security.md names the rules), "
+                   "or an operator not on the allow-list",
     "operator_failed": "the operator does not exist, its poll failed, or it was cancelled",
     "keyframe_failed": "Blender could not insert the keyframe",
     "internal": "an unexpected error in the add-on (a bug; the message says where)",
@@ -133,9 +135,11 @@ class ParsedPath:
     segments are ("attr", name) / ("index", int) / ("key", str).
     The target is the last one or two segments: prop (+ index) or a custom
     property key; prefix is the RNA path (for path_resolve) of the struct
-    that owns it, "" for the root itself."""
+    that owns it, "" for the root itself. steps split prefix into one RNA
+    path per struct on the way, (attribute or None, RNA path): `nodes["X"]`
+    is one step, so a write can be checked at every struct it passes."""
 
-    __slots__ = ("text", "root", "segments", "prefix", "prop", "index", "key")
+    __slots__ = ("text", "root", "segments", "prefix", "steps", "prop", "index", "key")
 
     def __repr__(self):
         return f"ParsedPath({self.text!r})"
@@ -191,6 +195,18 @@ def _tokens(text, pos):
         pos = m.end()
 
 
+def _steps(segments):
+    """Group segments into (attribute or None, RNA path) steps: an attribute and the
+    indices and keys after it (a leading index or key is a step of its own)."""
+    groups = []
+    for seg in segments:
+        if seg[0] == "attr" or not groups:
+            groups.append([seg])
+        else:
+            groups[-1].append(seg)
+    return tuple((g[0][1] if g[0][0] == "attr" else None, rna_path(g)) for g in groups)
+
+
 def parse_path(text):
     """Parse a Contract 2 data path; raises ProtocolError("bad_path") naming
     what is wrong. Results are cached (they are immutable)."""
@@ -242,6 +258,7 @@ def parse_path(text):
     else:
         raise ProtocolError("bad_path", f"path {text!r} ends in an index that does not follow a property name")
     p.prefix = rna_path(own)
+    p.steps = _steps(own)
     if len(_PATH_CACHE) >= _PATH_CACHE_MAX:
         _PATH_CACHE.clear()
     _PATH_CACHE[text] = p
@@ -366,15 +383,18 @@ def parse_command(obj, nested=False):
 
 
 def check_hello(obj, token):
-    """Validate a hello line against the server token ("" = none required).
-    Returns None or the ProtocolError to answer before closing."""
+    """Validate a hello line against the server token (always required:
+    docs/security.md). Returns None or the ProtocolError to answer before closing."""
     if "hello" not in obj:
         return ProtocolError("hello_required", 'first line must be {"hello":1,"client":"...","token":"..."}')
     if obj.get("hello") != PROTOCOL or isinstance(obj.get("hello"), bool):
         return ProtocolError("bad_version", f"hello {json.dumps(obj.get('hello'))[:20]} not supported; "
                              f"this add-on speaks {PROTOCOL}")
-    if token:
-        got = obj.get("token")
-        if not isinstance(got, str) or not hmac.compare_digest(got.encode(), token.encode()):
-            return ProtocolError("bad_token", "token missing or wrong")
+    got = obj.get("token")
+    if not token or not isinstance(got, str) or not hmac.compare_digest(got.encode(), token.encode()):
+        return ProtocolError("bad_token", "token missing or wrong (a local client reads it from the "
+                             "discovery file, <run>/knoblink/blender-<port>.json)")
+    session = obj.get("session")
+    if session is not None and not (isinstance(session, str) and 1 <= len(session) <= MAX_SESSION):
+        return ProtocolError("bad_request", f"hello \"session\" must be a string of 1..{MAX_SESSION} characters")
     return None

@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 
-from . import protocol
+from . import protocol, sessions
 
 PORT_TRIES = 20
 OUTBOX_CAP = 8 * 1024 * 1024
@@ -43,6 +43,7 @@ class Connection:
         self.lock = threading.Lock()
         self.out = bytearray()
         self.partial_since = None  # monotonic time the unfinished line started, or None
+        self.session = None  # the hello's session (exactly once), or None
 
     def __repr__(self):
         return f"client #{self.number} {self.peer}"
@@ -50,15 +51,18 @@ class Connection:
 
 class Server:
     """Listens on host:port (or the next free port up to PORT_TRIES later;
-    port 0 lets the system choose). start() binds and starts the thread,
-    raising OSError/ValueError with the reason; stop() joins it."""
+    port 0 lets the system choose). Every client must send token in its hello.
+    applied (sessions.AppliedIds) remembers what each client session had
+    applied; the main thread finishes those ids. start() binds and starts the
+    thread, raising OSError/ValueError with the reason; stop() joins it."""
 
     def __init__(self, queue, host="127.0.0.1", port=9876, token="", max_clients=8,
-                 hello_info=None, log=None):
-        if not is_loopback(host) and not token:
-            raise ValueError(f"a token is required to listen on {host} (anything but loopback); "
-                             "set one in the KnobLink preferences")
+                 hello_info=None, log=None, applied=None):
+        if not token:
+            raise ValueError("a token is required on every connection; pass one (the add-on makes a "
+                             "random one unless the preferences set one)")
         self.queue = queue
+        self.applied = applied if applied is not None else sessions.AppliedIds()
         self.host, self.requested_port, self.port = host, port, None
         self.token = token
         self.max_clients = max_clients
@@ -261,8 +265,12 @@ class Server:
                 conn.close_when_flushed = True
                 return
             conn.hello_done = True
-            self.post(conn, {"hello": protocol.PROTOCOL, "server": f"knoblink-addon/{protocol.VERSION}",
-                             **self.hello_info})
+            conn.session = obj.get("session")
+            reply = {"hello": protocol.PROTOCOL, "server": f"knoblink-addon/{protocol.VERSION}",
+                     **self.hello_info}
+            if conn.session is not None:
+                reply["session"] = conn.session  # ids of this session are applied at most once
+            self.post(conn, reply)
             return
         try:
             cmd = protocol.parse_command(obj)
@@ -272,6 +280,13 @@ class Server:
         if cmd.op == "ping":
             self.post(conn, {"id": cmd.id, "ok": True} if cmd.id is not None else {"ok": True})
             return
+        if conn.session is not None and cmd.id is not None and cmd.op in sessions.OPS:
+            state, replies = self.applied.claim(conn.session, cmd.id, conn, time.monotonic())
+            if state == sessions.DONE:  # applied before (maybe on another connection): its outcome again
+                for obj in replies:
+                    self.post(conn, obj)
+            if state != sessions.NEW:  # PENDING: finish() answers conn too
+                return
         self.queue.push(cmd, conn)
 
     def _reply_error(self, conn, err, cid):

@@ -32,7 +32,8 @@ class KNOBLINK_AP_preferences(bpy.types.AddonPreferences):
         name="Bind address", description="Address to listen on; anything but loopback needs a token",
         default="127.0.0.1", update=_restart)
     token: bpy.props.StringProperty(
-        name="Token", description="Shared secret the bridge sends in its hello (required off loopback)",
+        name="Token", description="Shared secret every client sends in its hello. Empty: a random one, "
+        "written to the discovery file only this user can read (set one to listen beyond loopback)",
         default="", subtype="PASSWORD", update=_restart)
     max_clients: bpy.props.IntProperty(
         name="Max clients", description="Connections accepted at once", default=8, min=1, max=64,
@@ -66,6 +67,8 @@ def _status(layout):
         return
     srv = running.server
     layout.label(text=f"Listening on {srv.address}", icon="LINKED")
+    if running.discovery_path:
+        layout.label(text=f"Discovery file: {running.discovery_path}")
     layout.label(text=f"Clients: {len(srv.clients)}/{srv.max_clients}")
     layout.label(text=f"Commands/s: {running.rate:.0f}   Queue: {len(running.queue)}")
     if running.last_error:

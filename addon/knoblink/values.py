@@ -15,7 +15,8 @@ def round_half_away(v):
 
 
 def coerce(value, kind, path_text):
-    """Coerce one JSON value to an RNA kind (FLOAT, INT, BOOLEAN, ENUM, STRING)."""
+    """Coerce one JSON value to an RNA kind (FLOAT, INT, BOOLEAN, ENUM). Strings are
+    never written (policy.py refuses them before this is reached)."""
     if kind in ("FLOAT", "INT", "BOOLEAN"):
         if isinstance(value, str):
             raise ProtocolError("wrong_type", f"{path_text} is {kind.lower()}; got string {value[:40]!r}")
@@ -24,12 +25,12 @@ def coerce(value, kind, path_text):
         if kind == "INT":
             return round_half_away(value)
         return value != 0
-    if kind in ("ENUM", "STRING"):
+    if kind == "ENUM":
         if not isinstance(value, str):
             raise ProtocolError("wrong_type", f"{path_text} is {kind.lower()}; got {json.dumps(value)}")
         return value
-    raise ProtocolError("wrong_type", f"{path_text} is a {kind.lower()} property; only numbers, bools, "
-                        "enums and strings can be set")
+    raise ProtocolError("wrong_type", f"{path_text} is a {kind.lower()} property; only numbers, bools "
+                        "and enums can be set")
 
 
 def coerce_target(value, kind, length, path_text):

@@ -7,9 +7,17 @@ share Blender's GIL). Usage: flood.py PORT MODE ...
 """
 
 import json
+import os
 import socket
 import sys
 import time
+
+
+def token(port):
+    """The add-on's token, from its discovery file (<run>/knoblink/blender-<port>.json)."""
+    run = os.environ.get("XDG_RUNTIME_DIR") or os.path.join(os.environ["HOME"], ".cache")
+    with open(os.path.join(run, "knoblink", f"blender-{port}.json"), encoding="utf-8") as f:
+        return json.load(f)["token"]
 
 
 def path(i):
@@ -20,7 +28,7 @@ def main():
     port, mode, a, b = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     s = socket.create_connection(("127.0.0.1", port))
     f = s.makefile("rb")
-    s.sendall(b'{"hello":1,"client":"knoblink/bench","token":""}\n')
+    s.sendall(json.dumps({"hello": 1, "client": "knoblink/bench", "token": token(port)}).encode() + b"\n")
     f.readline()
     if mode == "distinct":
         for r in range(a):

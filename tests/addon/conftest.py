@@ -23,12 +23,29 @@ if "knoblink" not in sys.modules:
     sys.modules["knoblink"] = pkg
 
 
+def discovery_file(port, env=None):
+    """<run>/knoblink/blender-<port>.json for env (an isolated_env; default: ours)."""
+    env = os.environ if env is None else env
+    run = env.get("XDG_RUNTIME_DIR") or os.path.join(env.get("HOME") or os.path.expanduser("~"), ".cache")
+    return pathlib.Path(run) / "knoblink" / f"blender-{port}.json"
+
+
+def discovered(port, env=None):
+    """The add-on's discovery file for port, parsed (fails naming the path)."""
+    path = discovery_file(port, env)
+    assert path.is_file(), f"no discovery file {path}"
+    return json.loads(path.read_text())
+
+
 class Client:
     """A Contract 2 client on a real socket. Keeps every received message
     in order; wait() takes the first one matching and fails loudly, listing
-    what did arrive, when none does in time."""
+    what did arrive, when none does in time. The token comes from the
+    add-on's discovery file in env (token=None) unless one is given."""
 
-    def __init__(self, port, hello=True, token="", name="test"):
+    def __init__(self, port, hello=True, token=None, name="test", env=None, session=None):
+        if hello and token is None:
+            token = discovered(port, env)["token"]
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
         self.name = name
         self.buf = b""
@@ -36,7 +53,10 @@ class Client:
         self.closed = False
         self.next_id = 1000
         if hello:
-            self.send({"hello": 1, "client": f"knoblink/{name}", "token": token})
+            hello_line = {"hello": 1, "client": f"knoblink/{name}", "token": token}
+            if session is not None:
+                hello_line["session"] = session
+            self.send(hello_line)
             self.hello = self.wait(lambda m: "hello" in m or "error" in m)
 
     def close(self):
@@ -115,9 +135,9 @@ def isolated_env(tmp):
     """Environment for a Blender run confined to tmp."""
     env = dict(os.environ)
     for var, sub in (("HOME", "home"), ("TMPDIR", "tmp"), ("XDG_CACHE_HOME", "cache"),
-                     ("XDG_CONFIG_HOME", "config")):
+                     ("XDG_CONFIG_HOME", "config"), ("XDG_RUNTIME_DIR", "run")):
         d = pathlib.Path(tmp) / sub
-        d.mkdir(parents=True, exist_ok=True)
+        d.mkdir(mode=0o700, parents=True, exist_ok=True)
         env[var] = str(d)
     scripts = pathlib.Path(tmp) / "scripts"
     (scripts / "addons").mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,7 @@ def extension_env(tmp):
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("BLENDER_", "KNOBLINK_")) and k != "DISPLAY"}
     for var, sub in (("HOME", "home"), ("TMPDIR", "tmp"), ("XDG_CACHE_HOME", "cache"),
-                     ("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"),
+                     ("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"), ("XDG_RUNTIME_DIR", "run"),
                      ("BLENDER_USER_CONFIG", "b/config"), ("BLENDER_USER_SCRIPTS", "b/scripts"),
                      ("BLENDER_USER_EXTENSIONS", "b/extensions"),
                      ("BLENDER_USER_DATAFILES", "b/datafiles")):
@@ -92,6 +92,9 @@ def test_zip_is_an_extension_package(installed):
                and not any(part.startswith(".") for part in p.relative_to(ADDON).parts)}
     assert names == sources, f"zip {sorted(names)} vs source {sorted(sources)}"
     assert 'id = "knoblink"' in manifest
+    import tomllib
+    # network: the listening socket; files: the discovery file (Blender's validator checked the reasons).
+    assert sorted(tomllib.loads(manifest)["permissions"]) == ["files", "network"]
 
 
 def test_installed_as_extension_not_legacy(installed):
@@ -107,7 +110,7 @@ def test_installed_as_extension_not_legacy(installed):
 def test_hello_and_set(installed):
     port = installed["port"]
     assert port != int(installed["env"]["KNOBLINK_PORT"])  # moved off the held port
-    c = Client(port, name="ext")
+    c = Client(port, name="ext", env=installed["env"])
     try:
         assert c.hello.get("hello") == 1, c.hello
         assert c.hello["server"].startswith("knoblink-addon/"), c.hello

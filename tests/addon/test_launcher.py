@@ -3,6 +3,7 @@ listening line, --scene, --python, quitting on stdin EOF and on SIGTERM,
 and the temp dir it removes."""
 
 import glob
+import json
 import os
 import signal
 import subprocess
@@ -10,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import LISTENING, ROOT, Client, isolated_env
+from conftest import LISTENING, ROOT, Client, discovery_file, isolated_env
 
 LAUNCHER = str(ROOT / "scripts" / "blender-addon")
 
@@ -44,9 +45,13 @@ def test_scene_and_python_then_quit_on_stdin_eof(env, tmp_path):
     extra.write_text("import bpy\nbpy.data.objects['Knob'].location[1] = 4.5\n")
     proc, port, _ = launch(env, "--scene", str(scene), "--python", str(extra))
     try:
-        c = Client(port)
+        c = Client(port, env=env)
         assert c.hello["blender"] == "3.4.1"
         assert c.value('bpy.data.objects["Knob"].location[1]') == 4.5  # the extra script ran
+        # The discovery file is where the caller's environment puts it (<run> = XDG_RUNTIME_DIR), not
+        # in the launcher's temp HOME, and names the scene.
+        info = json.loads(discovery_file(port, env).read_text())
+        assert info["file"] == str(scene) and info["port"] == port
         c.ok({"op": "set", "path": 'bpy.data.objects["Knob"].location[0]', "value": 2})
         assert c.value("context.active_object.location") == [2.0, 4.5, 0.0]
         assert glob.glob(os.path.join(env["TMPDIR"], "knoblink-blender.*"))
@@ -59,12 +64,13 @@ def test_scene_and_python_then_quit_on_stdin_eof(env, tmp_path):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     assert not glob.glob(os.path.join(env["TMPDIR"], "knoblink-blender.*"))  # cleaned up
+    assert not discovery_file(port, env).exists()  # the add-on removed its discovery file
 
 
 def test_sigterm_with_no_stdin(env):
     proc, port, _ = launch(env, "--no-stdin")
     try:
-        c = Client(port)
+        c = Client(port, env=env)
         assert c.value('bpy.data.objects["Cube"].location') == [0.0, 0.0, 0.0]
         proc.stdin.close()
         time.sleep(0.3)
@@ -83,7 +89,7 @@ def test_blender_exits_when_the_launcher_is_killed(env):
     """SIGKILL leaves no orphan: Blender watches the launcher's pid."""
     proc, port, _ = launch(env, "--no-stdin")
     try:
-        Client(port).ok({"op": "set", "path": "context.scene.frame_current", "value": 3})  # runner is up
+        Client(port, env=env).ok({"op": "set", "path": "context.scene.frame_current", "value": 3})  # runner is up
         pidfile = glob.glob(os.path.join(env["TMPDIR"], "knoblink-blender.*", "pid"))
         blender = int(open(pidfile[0]).read())
         proc.kill()

@@ -9,7 +9,9 @@ the test holds, so the add-on must move to the next free one.
 
 import glob
 import os
+import pathlib
 import re
+import stat
 import signal
 import socket
 import subprocess
@@ -19,7 +21,7 @@ import time
 
 import pytest
 
-from conftest import LISTENING, ROOT, Client, isolated_env
+from conftest import LISTENING, ROOT, Client, discovered, discovery_file, isolated_env
 from knoblink import protocol
 
 BACKEND = os.environ.get("KNOBLINK_BACKEND", "bpy50")
@@ -41,7 +43,7 @@ class Blender:
         self.blocker.bind(("127.0.0.1", 0))
         self.blocker.listen()
         self.taken = self.blocker.getsockname()[1]
-        env = isolated_env(tmp)
+        env = self.env = isolated_env(tmp)
         if GUI:
             cmd = [str(ROOT / "scripts" / "blender-addon"), "--gui", "--port", str(self.taken),
                    "--python", os.path.join(HERE, "gui_setup.py")]
@@ -93,7 +95,7 @@ class Blender:
 @pytest.fixture(scope="module")
 def blender(tmp_path_factory):
     b = Blender(tmp_path_factory.mktemp(BACKEND))
-    c = Client(b.port, name="ready")
+    c = Client(b.port, name="ready", env=b.env)
     c.value(FRAME, timeout=90)  # the first drain has run (GUI: the first timer fired)
     c.close()
     yield b
@@ -105,7 +107,7 @@ def clients(blender):
     made = []
 
     def make(**kw):
-        made.append(Client(blender.port, **kw))
+        made.append(Client(blender.port, env=blender.env, **kw))
         return made[-1]
     yield make
     for cl in made:
@@ -193,7 +195,8 @@ def test_keyframe_keys_the_value_sent_before_it(c):
         assert c.reply(i)["ok"] is True
     assert c.value(_fcurve(c.hello["blender"])) == [5.0, 3.0]  # (LOC2 itself now follows its F-curve)
     c.ok({"op": "keyframe", "path": "context.active_object.delta_scale"})  # a whole vector
-    c.error({"op": "keyframe", "path": f"{CUBE}.name"}, "keyframe_failed")
+    c.error({"op": "keyframe", "path": FRAME}, "keyframe_failed")  # not animatable
+    c.error({"op": "keyframe", "path": f"{CUBE}.name"}, "not_allowed")  # a string
 
 
 def test_call_operators(c):
@@ -219,15 +222,75 @@ def test_one_undo_step_per_gesture(c):
     assert c.value(LOC1) == pytest.approx(3.9)
 
 
-def test_rename_then_old_name_in_one_burst(c):
-    """Lookups are reused within a drain; a rename must not leave a stale one."""
+def test_strings_are_never_written(c):
+    """Names, like every string, are not writable over the wire; the enum beside them is."""
     c.send({"op": "set", "path": LOC0, "value": 1, "id": 1},
            {"op": "set", "path": f"{CUBE}.name", "value": "Box", "id": 2},
-           {"op": "set", "path": LOC1, "value": 5, "id": 3},
-           {"op": "set", "path": 'bpy.data.objects["Box"].location[0]', "value": 2, "id": 4},
-           {"op": "set", "path": 'bpy.data.objects["Box"].name', "value": "Cube", "id": 5})
-    assert [c.reply(i).get("error", "ok") for i in range(1, 6)] == ["ok", "ok", "not_found", "ok", "ok"]
-    assert c.value(LOC0) == 2.0
+           {"op": "set", "path": 'bpy.data.objects["Box"].location[0]', "value": 2, "id": 3},
+           {"op": "set", "path": f"{CUBE}.rotation_mode", "value": "QUATERNION", "id": 4},
+           {"op": "set", "path": f"{CUBE}.rotation_mode", "value": "XYZ", "id": 5})
+    replies = [c.reply(i) for i in range(1, 6)]
+    assert [r.get("error", "ok") for r in replies] == ["ok", "not_allowed", "not_found", "ok", "ok"], replies
+    assert replies[1]["message"].startswith("strings can carry code, names and file paths: not writable "
+                                            "over the wire (Object.name is a string"), replies[1]
+    assert c.value(f"{CUBE}.name") == "Cube" and c.value(LOC0) == 1.0
+
+
+def test_token_is_required_on_loopback(blender, clients):
+    info = discovered(blender.port, blender.env)
+    for token in (None, "", "wrong", info["token"] + "x"):
+        cl = clients(hello=False, name=f"token {token!r}")
+        hello = {"hello": 1, "client": "knoblink/test"}
+        if token is not None:
+            hello["token"] = token
+        cl.send(hello)
+        err = cl.wait(lambda m: "error" in m)
+        assert err["error"] == "bad_token", err
+        assert cl.wait_closed(), f"token {token!r}: still open"
+    assert clients(token=info["token"], name="right").hello["hello"] == 1
+
+
+def test_discovery_file(blender):
+    path = discovery_file(blender.port, blender.env)
+    info = discovered(blender.port, blender.env)
+    assert path.parent == pathlib.Path(blender.env["XDG_RUNTIME_DIR"]) / "knoblink"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert sorted(info) == ["blender", "file", "pid", "port", "started", "token"]
+    assert info["port"] == blender.port and info["pid"] == blender.blender_pid()
+    assert info["blender"].startswith(EXPECT_BLENDER) and info["file"] == ""
+    assert len(info["token"]) >= 32 and isinstance(info["started"], float)
+    assert abs(time.time() - info["started"]) < 900
+    assert path.read_text() == (
+        f'{{"port":{blender.port},"token":"{info["token"]}","pid":{info["pid"]},'
+        f'"blender":"{info["blender"]}","file":"","started":{info["started"]!r}}}\n')
+    assert f"knoblink-addon discovery file {path}" in blender.out
+
+
+def test_a_resent_id_is_applied_once(c, clients):
+    """Exactly once: the same session's id re-sent on a new connection is answered, not applied again."""
+    c.ok({"op": "set", "path": FRAME, "value": 40})
+    session = f"test-{os.getpid()}-{time.monotonic()}"
+    first = clients(session=session, name="first")
+    assert first.hello["session"] == session
+    first.send({"id": 5, "op": "add", "path": FRAME, "value": 1})
+    assert first.reply(5) == {"id": 5, "ok": True}
+    first.close()
+    again = clients(session=session, name="again")
+    again.send({"id": 5, "op": "add", "path": FRAME, "value": 1})
+    assert again.reply(5) == {"id": 5, "ok": True}
+    assert c.value(FRAME) == 41
+    other = clients(session=session + "-other", name="other session")  # another session: applied
+    other.send({"id": 5, "op": "add", "path": FRAME, "value": 1})
+    assert other.reply(5) == {"id": 5, "ok": True}
+    assert c.value(FRAME) == 42
+    # Re-sent while the first is still queued: one application, both answered.
+    burst = clients(session=session, name="burst")
+    burst.send({"id": 6, "op": "toggle", "path": f"{CUBE}.hide_render"},
+               {"id": 6, "op": "toggle", "path": f"{CUBE}.hide_render"})
+    assert burst.reply(6) == {"id": 6, "ok": True} and burst.reply(6) == {"id": 6, "ok": True}
+    assert c.value(f"{CUBE}.hide_render") is True
+    c.ok({"op": "set", "path": f"{CUBE}.hide_render", "value": 0})
 
 
 def test_batch(c):
@@ -340,6 +403,8 @@ def test_quit_with_clients_connected(blender, clients):
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(("127.0.0.1", blender.port))
     s.close()
+    assert not discovery_file(blender.port, blender.env).exists()  # removed when the add-on stopped
+    assert not os.listdir(discovery_file(blender.port, blender.env).parent)  # no temp files either
 
 
 def _alive(pid):

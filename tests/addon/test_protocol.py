@@ -9,10 +9,17 @@ import time
 
 import pytest
 
-from conftest import ROOT, Client
-from knoblink import cmdqueue, protocol, server, values
+import conftest
+from conftest import ROOT
+from knoblink import cmdqueue, discovery, policy, protocol, server, sessions, values
 from knoblink.cmdqueue import CommandQueue
 from knoblink.protocol import LineFramer, ProtocolError, parse_command, parse_path
+
+TOKEN = "t0ken-for-the-server-tests"
+
+
+def Client(port, **kw):  # noqa: N802 (the conftest client, with this file's servers' token)
+    return conftest.Client(port, **{"token": TOKEN, **kw})
 
 
 # ---------------------------------------------------------------- framing
@@ -145,12 +152,18 @@ def test_decode_line():
 
 
 def test_hello_and_token():
-    assert protocol.check_hello({"hello": 1, "client": "knoblink/0.1"}, "") is None
-    assert protocol.check_hello({"op": "ping"}, "").code == "hello_required"
-    assert protocol.check_hello({"hello": 2}, "").code == "bad_version"
+    assert protocol.check_hello({"hello": 1, "client": "knoblink/0.1", "token": "s3cret"}, "s3cret") is None
+    assert protocol.check_hello({"op": "ping"}, "s3cret").code == "hello_required"
+    assert protocol.check_hello({"hello": 2}, "s3cret").code == "bad_version"
     assert protocol.check_hello({"hello": 1}, "s3cret").code == "bad_token"
+    assert protocol.check_hello({"hello": 1, "token": ""}, "s3cret").code == "bad_token"
     assert protocol.check_hello({"hello": 1, "token": "nope"}, "s3cret").code == "bad_token"
-    assert protocol.check_hello({"hello": 1, "token": "s3cret"}, "s3cret") is None
+    assert protocol.check_hello({"hello": 1, "token": 5}, "s3cret").code == "bad_token"
+    assert protocol.check_hello({"hello": 1, "token": ""}, "").code == "bad_token"  # no token: nobody
+    assert protocol.check_hello({"hello": 1, "token": "s3cret", "session": "S1"}, "s3cret") is None
+    for bad in ("", 5, "x" * 129, ["S"]):
+        err = protocol.check_hello({"hello": 1, "token": "s3cret", "session": bad}, "s3cret")
+        assert err.code == "bad_request" and "session" in err.message, bad
 
 
 # ---------------------------------------------------------------- values
@@ -276,7 +289,8 @@ def test_gesture_tracker():
 @pytest.fixture
 def srv():
     q = CommandQueue(capacity=1000)
-    s = server.Server(q, "127.0.0.1", 0, max_clients=3, hello_info={"blender": "test"}, log=lambda m: None)
+    s = server.Server(q, "127.0.0.1", 0, token=TOKEN, max_clients=3, hello_info={"blender": "test"},
+                      log=lambda m: None)
     s.start()
     yield s
     t = time.monotonic()
@@ -372,14 +386,19 @@ def test_server_stalled_half_line_times_out_with_an_error(srv):
     assert stalled.reply(9) == {"id": 9, "ok": True}
 
 
-def test_server_token_required_off_loopback():
+def test_server_token_required_on_loopback_too():
     with pytest.raises(ValueError, match="token is required"):
-        server.Server(CommandQueue(), "0.0.0.0", 0)
+        server.Server(CommandQueue(), "127.0.0.1", 0)
     s = server.Server(CommandQueue(), "127.0.0.1", 0, token="s3cret", log=lambda m: None)
     s.start()
     try:
-        bad = Client(s.port, token="wrong")
-        assert bad.hello["error"] == "bad_token"
+        for token in ("wrong", ""):
+            bad = Client(s.port, token=token)
+            assert bad.hello["error"] == "bad_token"
+            assert bad.wait_closed()
+        none = Client(s.port, hello=False)
+        none.send({"hello": 1, "client": "knoblink/none"})
+        assert none.wait(lambda m: "error" in m)["error"] == "bad_token" and none.wait_closed()
         assert Client(s.port, token="s3cret").hello["hello"] == 1
     finally:
         s.stop()
@@ -392,7 +411,7 @@ def test_server_takes_next_port_when_taken():
     blocker.listen()
     taken = blocker.getsockname()[1]
     logs = []
-    s = server.Server(CommandQueue(), "127.0.0.1", taken, log=logs.append)
+    s = server.Server(CommandQueue(), "127.0.0.1", taken, token=TOKEN, log=logs.append)
     try:
         s.start()
         assert taken < s.port <= taken + server.PORT_TRIES
@@ -404,7 +423,7 @@ def test_server_takes_next_port_when_taken():
 
 def test_server_backpressure_when_queue_full():
     q = CommandQueue(capacity=5)
-    s = server.Server(q, "127.0.0.1", 0, log=lambda m: None)
+    s = server.Server(q, "127.0.0.1", 0, token=TOKEN, log=lambda m: None)
     s.start()
     try:
         c = Client(s.port)
@@ -457,3 +476,168 @@ def test_no_eval_or_exec_in_the_addon():
     for f in (ROOT / "addon").rglob("*.py"):
         text = f.read_text()
         assert "eval(" not in text and "exec(" not in text, f
+
+
+# ---------------------------------------------------------------- what the wire may write (policy.py)
+
+def test_policy_struct_rules():
+    assert policy.struct_refusal(("Object", "ID")) is None
+    assert policy.struct_refusal(("Text", "ID")).rule == "text"
+    assert policy.struct_refusal(("ShaderNodeScript", "ShaderNode", "NodeInternal", "Node")).rule == "script_nodes"
+    assert policy.struct_refusal(("PreferencesFilePaths",)).rule == "preferences"
+    assert policy.struct_refusal(("KNOBLINK_AP_preferences", "AddonPreferences")).rule == "preferences"
+    assert policy.struct_refusal(("DriverVariable",)).rule == "drivers"
+    # A node found by RNA to hold a script or a file path, whatever its name.
+    assert policy.struct_refusal(("SomeNewNode", "Node"), holds_script_or_file=True).rule == "script_nodes"
+    assert policy.struct_refusal(("Camera", "ID"), holds_script_or_file=True) is None
+
+
+def test_policy_property_and_value_rules():
+    assert policy.property_refusal(("AnimData",), "drivers").rule == "drivers"
+    assert policy.property_refusal(("Object", "ID"), "library").rule == "libraries"  # through a base type
+    assert policy.property_refusal(("Object", "ID"), "location") is None
+    assert policy.target_refusal(("RenderSettings",), "filepath", "STRING", "FILE_PATH").rule == "file_paths"
+    assert policy.target_refusal(("Object", "ID"), "name", "STRING", "NONE").rule == "strings"
+    assert policy.target_refusal(("FreestyleSettings",), "mode", "ENUM", "NONE").rule == "freestyle_scripts"
+    for kind in ("FLOAT", "INT", "BOOLEAN", "ENUM"):
+        assert policy.target_refusal(("RenderSettings",), "engine", kind, "NONE") is None
+    msg = policy.property_refusal(("AnimData",), "drivers").message('bpy.data.objects["Cube"].x')
+    assert msg == ('drivers run Python expressions: not writable over the wire '
+                   '(AnimData.drivers; in bpy.data.objects["Cube"].x)')
+    assert set(policy.STRUCTS.values()) | set(policy.PROPERTIES.values()) <= set(policy.RULES)
+
+
+def test_policy_operators_and_arguments():
+    assert policy.operator_refusal("screen.frame_jump") is None
+    assert policy.operator_refusal("text.run_script").rule == "text"
+    assert policy.operator_refusal("script.python_file_run").rule == "text"
+    assert policy.operator_refusal("preferences.addon_enable").rule == "preferences"
+    assert policy.operator_refusal("wm.keyconfig_import").rule == "keymaps"
+    assert policy.argument_refusal("screen.frame_jump", "end", "BOOLEAN") is None
+    assert policy.argument_refusal("wm.open_mainfile", "filepath", "STRING", "FILE_PATH").rule == "file_paths"
+    assert policy.argument_refusal("x.y", "name", "STRING", "NONE").rule == "strings"
+    assert policy.argument_refusal("x.y", "files", "COLLECTION", "NONE") is not None
+
+
+def test_path_steps_name_every_struct_on_the_way():
+    p = parse_path('bpy.data.objects["Cube"].animation_data.drivers[0].driver.expression')
+    assert p.steps == (("animation_data", "animation_data"), ("drivers", "drivers[0]"), ("driver", "driver"))
+    p = parse_path('bpy.data.materials["M"].node_tree.nodes["Script"].inputs[0].default_value')
+    assert p.steps == (("node_tree", "node_tree"), ("nodes", 'nodes["Script"]'), ("inputs", "inputs[0]"))
+    assert parse_path("context.scene.frame_current").steps == ()
+
+
+# ---------------------------------------------------------------- who may connect (discovery.py)
+
+def test_discovery_paths():
+    assert discovery.run_dir({"XDG_RUNTIME_DIR": "/run/user/7", "HOME": "/h"}) == "/run/user/7"
+    assert discovery.run_dir({"XDG_RUNTIME_DIR": "", "HOME": "/h"}) == "/h/.cache"
+    assert discovery.run_dir({"HOME": "/h"}) == "/h/.cache"
+    assert discovery.path_for(9876, {"HOME": "/h"}) == "/h/.cache/knoblink/blender-9876.json"
+    assert len(discovery.new_token()) == 32 and discovery.new_token() != discovery.new_token()
+
+
+def test_discovery_file_is_private_atomic_and_removed(tmp_path):
+    import os
+    import stat
+    env = {"XDG_RUNTIME_DIR": str(tmp_path / "run")}
+    path = discovery.path_for(9876, env)
+    text = discovery.content(9876, "tok", 42, "3.4.1", "/a/b.blend", 1.5)
+    assert text == '{"port":9876,"token":"tok","pid":42,"blender":"3.4.1","file":"/a/b.blend","started":1.5}\n'
+    old = os.umask(0)  # the modes do not depend on the umask
+    try:
+        discovery.write(path, text)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700
+    assert discovery.read(path)["file"] == "/a/b.blend"
+    os.chmod(os.path.dirname(path), 0o755)  # loosened by someone: tightened again on the next write
+    discovery.write(path, discovery.content(9876, "tok", 42, "3.4.1", "", 1.5))
+    assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700
+    assert os.listdir(os.path.dirname(path)) == ["blender-9876.json"]  # no temp file left
+    assert not discovery.remove(path, "another Blender's token") and os.path.exists(path)
+    assert discovery.remove(path, "tok") and not os.path.exists(path)
+    link = tmp_path / "run" / "elsewhere"
+    link.symlink_to(tmp_path)
+    with pytest.raises(OSError, match="not a folder"):  # a symlinked folder is not written through
+        discovery.write(str(link / "blender-1.json"), text)
+
+
+def test_discovery_removes_files_of_blenders_that_are_gone(tmp_path):
+    import os
+    for port, pid in ((1, 111), (2, os.getpid()), (3, 333)):
+        discovery.write(str(tmp_path / f"blender-{port}.json"),
+                        discovery.content(port, "t", pid, "3.4.1", "", 1.0))
+    (tmp_path / "notes.json").write_text('{"pid": 111}')
+    gone = discovery.remove_stale(str(tmp_path), alive=lambda pid: pid == os.getpid())
+    assert sorted(gone) == [str(tmp_path / "blender-1.json"), str(tmp_path / "blender-3.json")]
+    assert sorted(os.listdir(tmp_path)) == ["blender-2.json", "notes.json"]
+    assert discovery.pid_alive(os.getpid()) and discovery.remove_stale(str(tmp_path / "none")) == []
+
+
+# ---------------------------------------------------------------- exactly once (sessions.py)
+
+def test_applied_ids_answer_a_repeat_with_the_first_outcome():
+    ids = sessions.AppliedIds()
+    assert ids.claim("S", 5, "conn1", 0.0) == (sessions.NEW, None)
+    assert ids.claim("S", 5, "conn2", 0.1) == (sessions.PENDING, None)  # still queued
+    assert ids.finish("S", 5, [{"id": 5, "ok": True}], 0.2) == ["conn2"]
+    assert ids.claim("S", 5, "conn3", 0.3) == (sessions.DONE, [{"id": 5, "ok": True}])
+    assert ids.claim("T", 5, "conn3", 0.3) == (sessions.NEW, None)  # another session
+    assert ids.claim("S", "5", "conn3", 0.3) == (sessions.NEW, None)  # another id
+    assert ids.finish("S", 99, [], 0.4) == []  # never claimed: ignored
+    assert ids.repeats == 2
+    assert ids.claim("S", 6, "conn1", 0.5) == (sessions.NEW, None)
+    ids.drop("S", 6)  # discarded unapplied (the link stopped): a re-send is applied
+    ids.drop("S", 5)  # finished ids stay
+    assert ids.claim("S", 6, "conn2", 0.6) == (sessions.NEW, None)
+    assert ids.claim("S", 5, "conn2", 0.6)[0] == sessions.DONE
+
+
+def test_applied_ids_memory_is_bounded():
+    ids = sessions.AppliedIds(keep=4096, keep_s=600.0, cap=16384, max_sessions=16)
+    for i in range(20000):
+        ids.claim("S", i, None, i * 0.001)
+        ids.finish("S", i, [], i * 0.001)
+    assert len(ids) == 16384  # all younger than 10 minutes, but never more than the cap
+    for i in range(20000, 20010):
+        ids.claim("S", i, None, 1000.0)
+        ids.finish("S", i, [], 1000.0)
+    assert len(ids) == 4096  # older than 10 minutes: only the last 4,096 stay
+    assert ids.claim("S", 20009 - 4095, None, 1000.0)[0] == sessions.DONE
+    assert ids.claim("S", 20009 - 4096, None, 1000.0)[0] == sessions.NEW
+    for k in range(20):
+        ids.claim(f"s{k}", 1, None, 0.0)
+    assert ids.claim("S", 20009, None, 1000.0)[0] == sessions.NEW  # least recently used session forgotten
+
+
+def test_server_answers_a_repeated_id_without_queueing_it(srv):
+    first = Client(srv.port, session="S", name="first")
+    assert first.hello["session"] == "S"
+    first.send({"op": "add", "path": A, "value": 1, "id": 5})
+    end = time.monotonic() + 5
+    while not len(srv.queue) and time.monotonic() < end:
+        time.sleep(0.01)
+    e = srv.queue.pop()
+    again = Client(srv.port, session="S", name="again")  # re-sent while it is being applied
+    again.send({"op": "add", "path": A, "value": 1, "id": 5})
+    time.sleep(0.2)
+    assert srv.queue.pop() is None
+    reply = {"id": 5, "ok": True}
+    srv.post(e.replies[0][0], reply)  # what link.py does once applied
+    for waiter in srv.applied.finish("S", 5, [reply], 1.0):
+        srv.post(waiter, reply)
+    assert first.reply(5) == reply and again.reply(5) == reply
+    first.close()
+    again.close()
+    time.sleep(0.2)  # the fixture's server takes 3 clients
+    late = Client(srv.port, session="S", name="late")  # after it was applied
+    late.send({"op": "add", "path": A, "value": 1, "id": 5}, {"op": "watch", "path": A, "id": 5})
+    assert late.reply(5) == reply
+    time.sleep(0.2)
+    assert srv.queue.pop().cmd.op == "watch"  # a watch belongs to its connection: never deduplicated
+    plain = Client(srv.port, name="no session")
+    plain.send({"op": "add", "path": A, "value": 1, "id": 5})
+    time.sleep(0.2)
+    assert srv.queue.pop().cmd.op == "add"
