@@ -33,7 +33,7 @@ Bridge::Bridge(asio::io_context& io, Config config) : io_(io), config_(std::move
 Bridge::~Bridge() { stop(); }
 
 void Bridge::build_pipeline() {
-  mapper_ = std::make_unique<Mapper>(config_, targets_);
+  mapper_ = std::make_unique<Mapper>(config_, targets_, [this](const OutputWrite& w) { write_output(w); });
   std::vector<bool> absolute(targets_.size());
   for (std::uint32_t t = 0; t < targets_.size(); ++t) absolute[t] = mapper_->is_absolute(t);
   if (!outbox_) outbox_ = std::make_unique<Outbox>(targets_.size(), absolute);
@@ -73,6 +73,8 @@ void Bridge::stop_devices() {
 }
 
 void Bridge::stop() {
+  tick_timer_.cancel();
+  armed_.reset();
   stop_devices();
   if (link_) link_->stop();
 }
@@ -93,6 +95,8 @@ void Bridge::reload(Config config) {
   }
   config_ = std::move(config);
   build_pipeline();
+  armed_.reset();
+  tick_timer_.cancel();  // the new mapping holds nothing yet
   // The devices kept their descriptions: the new mapping learns them without a reopen.
   for (std::size_t d = 0; d < described_.size(); ++d)
     for (const auto& info : described_[d]) on_control(static_cast<std::uint16_t>(d), info);
@@ -135,6 +139,7 @@ void Bridge::on_event(const ControlEvent& e) {
     return;
   }
   link_->kick();
+  arm_tick();  // a long press or a deflected stick: due later
 }
 
 void log_notice(Severity severity, std::string_view text) {
@@ -181,13 +186,36 @@ void Bridge::on_link_down(const std::string& why) {
 }
 
 void Bridge::on_watched(std::uint32_t target, std::optional<double> value) {
-  mapper_->on_watched_value(target, value, [this](const OutputWrite& w) {
-    if (w.device >= devices_.size() || !devices_[w.device]) return;  // its error was logged when opening
-    auto result = devices_[w.device]->write_output(w.control, w.value);
-    std::string& last = output_errors_[w.device];
-    if (!result.ok() && result.error != last)
-      spdlog::warn("{}.{}: {}", config_.devices[w.device].name, w.control.view(), result.error);
-    last = std::move(result.error);  // a repeated error is told once
+  mapper_->on_watched_value(target, value, [this](const OutputWrite& w) { write_output(w); });
+}
+
+void Bridge::write_output(const OutputWrite& w) {
+  if (w.device >= devices_.size() || !devices_[w.device]) return;  // its error was logged when opening
+  auto result = devices_[w.device]->write_output(w.control, w.value);
+  std::string& last = output_errors_[w.device];
+  if (!result.ok() && result.error != last)
+    spdlog::warn("{}.{}: {}", config_.devices[w.device].name, w.control.view(), result.error);
+  last = std::move(result.error);  // a repeated error is told once
+}
+
+void Bridge::arm_tick() {
+  const auto next = mapper_->next_tick();
+  if (next == armed_) return;
+  armed_ = next;
+  if (!next) {
+    tick_timer_.cancel();  // at rest: no timer
+    return;
+  }
+  tick_timer_.expires_at(std::chrono::steady_clock::time_point(std::chrono::microseconds(*next)));
+  tick_timer_.async_wait([this](const asio::error_code& ec) {
+    if (ec) return;
+    armed_.reset();
+    const auto now = std::chrono::duration_cast<std::chrono::microseconds>(
+                         std::chrono::steady_clock::now().time_since_epoch())
+                         .count();
+    mapper_->tick(now, *outbox_);
+    link_->kick();
+    arm_tick();
   });
 }
 

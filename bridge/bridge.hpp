@@ -61,6 +61,10 @@ class Bridge final : public EventSink, public LinkListener {
   void build_pipeline();
   LinkOptions link_options() const;
   void open_devices();
+  /// Sets an output on its device; a failed write is logged once per new reason.
+  void write_output(const OutputWrite& w);
+  /// Arms the timer for the mapper's next tick (none when nothing is due).
+  void arm_tick();
   void stop_devices();
 
   asio::io_context& io_;
@@ -73,6 +77,8 @@ class Bridge final : public EventSink, public LinkListener {
   std::vector<std::unique_ptr<DeviceSource>> devices_;  ///< by device index; null for a device that cannot be opened
   std::vector<std::vector<ControlInfo>> described_;     ///< by device index: what it described, for a reloaded mapping
   std::vector<std::string> output_errors_;  ///< by device index: the last failed output write, told once
+  asio::steady_timer tick_timer_{io_};
+  std::optional<std::int64_t> armed_;  ///< when tick_timer_ fires, if armed
   const std::string session_;  ///< this run's hello session: ids are applied once across reconnects
   Counters counters_;
   std::string last_remote_error_;

@@ -25,6 +25,16 @@ std::uint32_t TargetTable::intern(const std::string& text) {
   return i;
 }
 
+std::uint32_t TargetTable::intern_json(const std::string& json_text) {
+  const std::string key = "\x01" + json_text;  // never a path's text
+  if (auto it = index_.find(key); it != index_.end()) return it->second;
+  const auto i = size();
+  texts_.push_back(json_text);
+  json_.push_back(json_text);
+  index_.emplace(key, i);
+  return i;
+}
+
 std::int64_t TargetTable::find(std::string_view text) const {
   const auto it = index_.find(std::string(text));
   return it == index_.end() ? -1 : it->second;

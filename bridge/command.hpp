@@ -17,11 +17,16 @@ std::string_view to_string(Op op);
 /// set and add are continuous (coalesced); the rest are discrete (never merged or dropped).
 constexpr bool is_discrete(Op op) { return op != Op::set && op != Op::add; }
 
-/// One command. target indexes a TargetTable (a data path, or an operator for call).
+/// No argument: a set's value is the number; a call has no args.
+inline constexpr std::uint32_t kNoArg = 0xffffffffu;
+
+/// One command. target indexes a TargetTable (a data path, or an operator for call);
+/// arg, when not kNoArg, indexes it too: a set's enum name, or a call's JSON args object.
 struct Command {
   Op op = Op::set;
   std::uint32_t target = 0;
   double value = 0;
+  std::uint32_t arg = kNoArg;
   friend bool operator==(const Command&, const Command&) = default;
 };
 
@@ -36,8 +41,10 @@ class CommandSink {
 /// so commands carry an index and serializing them never allocates.
 class TargetTable {
  public:
-  /// Index of text, adding it when new.
+  /// Index of text, adding it when new; json(i) is text as a JSON string.
   std::uint32_t intern(const std::string& text);
+  /// Index of a JSON text (an object of call args) kept as it is: text(i) == json(i).
+  std::uint32_t intern_json(const std::string& json_text);
   /// Index of text, or -1.
   std::int64_t find(std::string_view text) const;
   const std::string& text(std::uint32_t i) const { return texts_[i]; }

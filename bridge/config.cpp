@@ -3,6 +3,7 @@
 #include "bridge/data_path.hpp"
 #include "devices/serial_session.hpp"
 
+#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
@@ -16,6 +17,7 @@ const std::string& Mapping::path() const {
   static const std::string none;
   if (const auto* s = as<SetMapping>()) return s->path;
   if (const auto* a = as<AddMapping>()) return a->path;
+  if (const auto* r = as<RateMapping>()) return r->path;
   return none;
 }
 
@@ -162,8 +164,54 @@ class Checker {
     return true;
   }
 
+  /// A number, true/false (1/0), or an enum item's name.
+  std::optional<Value> value(const YAML::Node& n, const char* what) {
+    if (!n.IsScalar()) {
+      error(n, std::string(what) + " must be a number or an enum name", "e.g. 1, 0.5, true or CYCLES");
+      return std::nullopt;
+    }
+    const auto& t = n.Scalar();
+    if (t == "true" || t == "false") return Value{t == "true" ? 1.0 : 0.0, {}};
+    try {
+      std::size_t used = 0;
+      const double v = std::stod(t, &used);
+      if (used == t.size()) return Value{v, {}};
+    } catch (const std::exception&) {
+    }
+    static const std::regex name("^[A-Za-z_][A-Za-z0-9_]*$");
+    if (!std::regex_match(t, name)) {
+      error(n, std::string(what) + " '" + t + "' is neither a number nor an enum name",
+            "an enum name is an identifier as Blender shows it, e.g. BLENDER_EEVEE");
+      return std::nullopt;
+    }
+    return Value{0, t};
+  }
+
+  /// call args: a mapping of argument names to numbers, bools or enum names, as JSON text.
+  std::optional<std::string> args(const YAML::Node& n) {
+    if (!n.IsMap()) {
+      error(n, "args must be a mapping of argument names to values", "e.g. args: {end: true}");
+      return std::nullopt;
+    }
+    static const std::regex arg("^[a-z][a-z0-9_]*$");
+    nlohmann::json j = nlohmann::json::object();
+    for (const auto& kv : n) {
+      const auto key = kv.first.Scalar();
+      if (!std::regex_match(key, arg)) {
+        error(kv.first, "argument name '" + key + "' is not valid", "lower-case identifiers, e.g. end");
+        return std::nullopt;
+      }
+      const auto v = value(kv.second, key.c_str());
+      if (!v) return std::nullopt;
+      if (!v->name.empty()) j[key] = v->name;
+      else if (kv.second.Scalar() == "true" || kv.second.Scalar() == "false") j[key] = v->number != 0;
+      else j[key] = v->number;
+    }
+    return j.dump();
+  }
+
   std::optional<Action> action(const YAML::Node& n, const char* what) {
-    if (!keys(n, what, {"call", "keyframe", "toggle", "set", "value"})) return std::nullopt;
+    if (!keys(n, what, {"call", "args", "keyframe", "toggle", "set", "value", "cycle", "values"})) return std::nullopt;
     Action a;
     int count = 0;
     if (n["call"]) {
@@ -174,30 +222,58 @@ class Checker {
         error(n["call"], "operator '" + *s + "' is not an operator id", "e.g. screen.animation_play");
         return std::nullopt;
       }
-      a = {Action::Kind::call, *s, 0};
+      a.kind = Action::Kind::call;
+      a.target = *s;
+      if (n["args"]) {
+        auto j = args(n["args"]);
+        if (!j) return std::nullopt;
+        a.args = *j;
+      }
+    } else if (n["args"]) {
+      error(n["args"], "args goes only with call", "e.g. {call: screen.frame_jump, args: {end: true}}");
+      return std::nullopt;
     }
     for (auto [key, kind] : {std::pair{"keyframe", Action::Kind::keyframe}, std::pair{"toggle", Action::Kind::toggle},
-                             std::pair{"set", Action::Kind::set}}) {
+                             std::pair{"set", Action::Kind::set}, std::pair{"cycle", Action::Kind::cycle}}) {
       if (!n[key]) continue;
       ++count;
       const auto p = data_path(n[key], key);
       if (!p) return std::nullopt;
-      a = {kind, *p, 0};
+      a.kind = kind;
+      a.target = *p;
     }
     if (count != 1) {
-      error(n, std::string(what) + " needs exactly one action", "call, keyframe, toggle or set (with value)");
+      error(n, std::string(what) + " needs exactly one action",
+            "call, keyframe, toggle, set (with value) or cycle (with values)");
       return std::nullopt;
     }
     if (a.kind == Action::Kind::set) {
       if (!n["value"]) {
-        error(n, std::string(what) + ": set needs a value", "e.g. {set: ..., value: 1}");
+        error(n, std::string(what) + ": set needs a value", "e.g. {set: ..., value: 1} or value: CYCLES");
         return std::nullopt;
       }
-      const auto v = number(n["value"], "value");
+      const auto v = value(n["value"], "value");
       if (!v) return std::nullopt;
       a.value = *v;
     } else if (n["value"]) {
       error(n["value"], "value goes only with set", "remove it or use set");
+      return std::nullopt;
+    }
+    if (a.kind == Action::Kind::cycle) {
+      const auto& vs = n["values"];
+      if (!vs || !vs.IsSequence() || vs.size() < 2) {
+        error(vs ? vs : n, std::string(what) + ": cycle needs values, a list of two or more",
+              "e.g. values: [BLENDER_EEVEE, CYCLES] or values: [0, 0.5, 1]");
+        return std::nullopt;
+      }
+      for (const auto& x : vs) {
+        const auto v = value(x, "values");
+        if (!v) return std::nullopt;
+        a.values.push_back(*v);
+      }
+    } else if (n["values"]) {
+      error(n["values"], "values goes only with cycle", "remove it or use cycle");
+      return std::nullopt;
     }
     return a;
   }
@@ -277,37 +353,130 @@ void parse_devices(Checker& c, const YAML::Node& n, Config& cfg) {
   }
 }
 
+/// layers: {name: {hold: dev.ctl} | {toggle: dev.ctl, group: g, led: dev.out}} (docs/mapping.md, "Layers").
+void parse_layers(Checker& c, const YAML::Node& n, Config& cfg) {
+  if (!n.IsMap()) {
+    c.error(n, "layers must map names to layers", "e.g. layers: {shift: {hold: box.b4}}");
+    return;
+  }
+  for (const auto& kv : n) {
+    LayerConfig l;
+    l.name = kv.first.Scalar();
+    l.line = kv.first.Mark().line + 1;
+    if (!Name::from(l.name)) {
+      c.error(kv.first, "layer name '" + l.name + "' is not valid", "names match [a-z][a-z0-9_]{0,15}");
+      continue;
+    }
+    const auto& body = kv.second;
+    if (!c.keys(body, "a layer", {"hold", "toggle", "group", "led"})) continue;
+    if (!body["hold"] == !body["toggle"]) {
+      c.error(kv.first, "layer '" + l.name + "' needs exactly one of hold or toggle",
+              "hold: box.b4 (on while held) or toggle: box.b2 (a press flips it)");
+      continue;
+    }
+    l.toggle = static_cast<bool>(body["toggle"]);
+    const auto sw = c.control(body[l.toggle ? "toggle" : "hold"], cfg, l.toggle ? "toggle" : "hold");
+    if (!sw) continue;
+    l.control = *sw;
+    if (body["group"]) {
+      const auto g = c.string(body["group"], "group");
+      if (!g) continue;
+      if (!l.toggle) {
+        c.error(body["group"], "group goes only with toggle layers", "a hold layer is on only while held");
+        continue;
+      }
+      l.group = *g;
+    }
+    if (body["led"]) {
+      const auto led = c.control(body["led"], cfg, "led");
+      if (!led) continue;
+      l.led = *led;
+    }
+    bool dup = false;
+    for (const auto& o : cfg.layers) {
+      if (o.name == l.name) {
+        c.error(kv.first, "layer '" + l.name + "' is declared twice", "use a different name");
+        dup = true;
+      } else if (o.control.device == l.control.device && o.control.control == l.control.control) {
+        c.error(body[l.toggle ? "toggle" : "hold"], "layer '" + l.name + "' uses the switch of layer '" + o.name + "'",
+                "one switch per layer");
+        dup = true;
+      }
+    }
+    if (!dup) cfg.layers.push_back(std::move(l));
+  }
+}
+
 // Each kind of mapping has its own keys (docs/mapping.md); the keys every mapping takes:
-constexpr std::initializer_list<const char*> kCommonKeys = {"control", "led", "watch"};
+constexpr std::initializer_list<const char*> kCommonKeys = {"control", "layer", "led", "watch"};
 
 struct KindKeys {
   const char* name;  ///< the key that makes a mapping this kind
   std::initializer_list<const char*> keys;
 };
 constexpr KindKeys kKinds[] = {
-    {"set", {"set", "to", "from", "deadband", "takeover"}},
-    {"add", {"add", "step"}},
-    {"press", {"press", "release"}},
+    {"set", {"set", "to", "from", "curve", "deadband", "takeover"}},
+    {"add", {"add", "step", "accel"}},
+    {"rate", {"rate", "speed", "deadzone", "from"}},
+    {"press", {"press", "release", "long", "long_ms"}},
 };
+
+/// curve: linear | smooth | {power: p} | [[x, y], ...] (docs/mapping.md, "Curves").
+bool parse_curve(Checker& c, const YAML::Node& n, transfer::Curve& curve) {
+  const char* allowed = "linear, smooth, {power: 2} or points [[0, 0], [0.5, 0.2], [1, 1]] (x rising, 0..1)";
+  if (n.IsScalar()) {
+    if (n.Scalar() == "linear") return true;
+    if (n.Scalar() == "smooth") {
+      curve.kind = transfer::Curve::Kind::smooth;
+      return true;
+    }
+  } else if (n.IsMap() && n.size() == 1 && n["power"]) {
+    const auto p = c.number(n["power"], "power");
+    if (!p) return false;
+    if (!(*p > 0) || *p > 100) {
+      c.error(n["power"], "power must be above 0 and at most 100", "e.g. {power: 2} (gentle start) or 0.5");
+      return false;
+    }
+    curve.kind = transfer::Curve::Kind::power;
+    curve.power = *p;
+    return true;
+  } else if (n.IsSequence() && n.size() >= 2) {
+    curve.kind = transfer::Curve::Kind::points;
+    for (const auto& pt : n) {
+      double x = 0, y = 0;
+      if (!c.pair(pt, "a curve point", x, y)) return false;
+      if (x < 0 || x > 1 || y < 0 || y > 1 || (!curve.points.empty() && x <= curve.points.back().first)) {
+        c.error(pt, "curve points must lie in 0..1 with x rising", allowed);
+        return false;
+      }
+      curve.points.emplace_back(x, y);
+    }
+    return true;
+  }
+  c.error(n, "curve is not one of the known curves", allowed);
+  return false;
+}
+
+/// from: [a, b] with a != b.
+bool parse_from(Checker& c, const YAML::Node& n, std::optional<double>& from0, std::optional<double>& from1) {
+  double a = 0, b = 0;
+  if (!c.pair(n, "from", a, b)) return false;
+  if (a == b) {
+    c.error(n, "from needs two different numbers", "e.g. from: [0, 1023]");
+    return false;
+  }
+  from0 = a;
+  from1 = b;
+  return true;
+}
 
 bool parse_set(Checker& c, const YAML::Node& n, SetMapping& m) {
   auto p = c.data_path(n["set"], "set");
   bool ok = p.has_value();
   if (p) m.path = *p;
   if (n["to"]) ok = c.pair(n["to"], "to", m.to0, m.to1) && ok;
-  if (n["from"]) {
-    double a = 0, b = 0;
-    if (c.pair(n["from"], "from", a, b)) {
-      if (a == b) {
-        c.error(n["from"], "from needs two different numbers", "e.g. from: [0, 1023]");
-        ok = false;
-      }
-      m.from0 = a;
-      m.from1 = b;
-    } else {
-      ok = false;
-    }
-  }
+  if (n["from"]) ok = parse_from(c, n["from"], m.from0, m.from1) && ok;
+  if (n["curve"]) ok = parse_curve(c, n["curve"], m.curve) && ok;
   if (n["deadband"]) {
     if (auto d = c.integer(n["deadband"], "deadband", 0, 1 << 30)) m.deadband = static_cast<std::int32_t>(*d);
     else ok = false;
@@ -325,21 +494,55 @@ bool parse_set(Checker& c, const YAML::Node& n, SetMapping& m) {
 
 bool parse_add(Checker& c, const YAML::Node& n, AddMapping& m) {
   auto p = c.data_path(n["add"], "add");
+  bool ok = p.has_value();
   if (p) m.path = *p;
   if (n["step"]) {
     if (auto s = c.number(n["step"], "step")) m.step = *s;
-    else return false;
+    else ok = false;
   }
-  return p.has_value();
+  if (n["accel"]) {
+    const auto a = c.number(n["accel"], "accel");
+    if (a && (*a < 1 || *a > 1000)) c.error(n["accel"], "accel must be from 1 to 1000", "e.g. accel: 8 (fast turns up to 8x step)");
+    if (a && *a >= 1 && *a <= 1000) m.accel = *a;
+    else ok = false;
+  }
+  return ok;
+}
+
+bool parse_rate(Checker& c, const YAML::Node& n, RateMapping& m) {
+  auto p = c.data_path(n["rate"], "rate");
+  bool ok = p.has_value();
+  if (p) m.path = *p;
+  if (n["speed"]) {
+    if (auto s = c.number(n["speed"], "speed")) m.speed = *s;
+    else ok = false;
+  }
+  if (n["deadzone"]) {
+    const auto d = c.number(n["deadzone"], "deadzone");
+    if (d && (*d < 0 || *d >= 1)) c.error(n["deadzone"], "deadzone must be from 0 to below 1", "e.g. deadzone: 0.1");
+    if (d && *d >= 0 && *d < 1) m.deadzone = *d;
+    else ok = false;
+  }
+  if (n["from"]) ok = parse_from(c, n["from"], m.from0, m.from1) && ok;
+  return ok;
 }
 
 bool parse_button(Checker& c, const YAML::Node& n, ButtonMapping& m) {
   bool ok = true;
-  for (auto [key, action] : {std::pair{"press", &m.press}, std::pair{"release", &m.release}}) {
+  for (auto [key, action] : {std::pair{"press", &m.press}, std::pair{"release", &m.release},
+                             std::pair{"long", &m.long_press}}) {
     if (!n[key]) continue;
     auto a = c.action(n[key], key);
     ok = ok && a;
     if (a) *action = *a;
+  }
+  if (n["long_ms"]) {
+    if (!n["long"]) c.error(n["long_ms"], "long_ms goes only with long", "e.g. long: {call: ...}, long_ms: 500");
+    if (auto ms = c.integer(n["long_ms"], "long_ms", 50, 10000); ms && n["long"]) m.long_ms = *ms;
+    else ok = false;
+  }
+  if (n["long"] && !n["press"] && !n["release"] && ok) {
+    // long alone: a short press does nothing, which is fine.
   }
   return ok;
 }
@@ -347,8 +550,9 @@ bool parse_button(Checker& c, const YAML::Node& n, ButtonMapping& m) {
 /// The path an LED follows when the mapping has no watch: (empty: none).
 std::string led_default(const Mapping& m) {
   if (const auto* b = m.as<ButtonMapping>()) {
-    if (b->press.kind == Action::Kind::call) return {};
-    return b->press.kind != Action::Kind::none ? b->press.target : b->release.target;
+    for (const Action* a : {&b->press, &b->release, &b->long_press})
+      if (a->kind != Action::Kind::none) return a->kind == Action::Kind::call ? std::string() : a->target;
+    return {};
   }
   return m.path();
 }
@@ -367,16 +571,36 @@ void parse_mapping(Checker& c, const YAML::Node& n, Config& cfg) {
   const auto ctl = c.control(n["control"], cfg, "control");
   if (!ctl) return;
   m.control = *ctl;
+  for (const auto& l : cfg.layers)
+    if (l.control.device == m.control.device && l.control.control == m.control.control) {
+      c.error(n["control"], n["control"].Scalar() + " switches layer '" + l.name + "' (line " + std::to_string(l.line) +
+                                "), so it is not mapped otherwise",
+              "use another control, or another switch for the layer");
+      return;
+    }
+  if (n["layer"]) {
+    const auto name = c.string(n["layer"], "layer");
+    if (!name) return;
+    std::string names;
+    for (std::size_t i = 0; i < cfg.layers.size(); ++i) {
+      names += (names.empty() ? "" : ", ") + cfg.layers[i].name;
+      if (cfg.layers[i].name == *name) m.layer = static_cast<int>(i);
+    }
+    if (m.layer < 0) {
+      c.error(n["layer"], "unknown layer '" + *name + "'", names.empty() ? "declare it under layers:" : "layers: " + names);
+      return;
+    }
+  }
 
   const KindKeys* kind = nullptr;
   int kinds = 0;
   for (const auto& k : kKinds)
-    if (n[k.name] || (k.name == std::string_view("press") && n["release"])) {
+    if (n[k.name] || (k.name == std::string_view("press") && (n["release"] || n["long"]))) {
       kind = &k;
       ++kinds;
     }
   if (kinds > 1) {
-    c.error(n, "a mapping does one thing", "one of set (knob), add (encoder), press/release (button)");
+    c.error(n, "a mapping does one thing", "one of set (knob), add (encoder), rate (stick), press/release/long (button)");
     return;
   }
   // Keys of another kind, or of none.
@@ -390,22 +614,24 @@ void parse_mapping(Checker& c, const YAML::Node& n, Config& cfg) {
     const auto key = kv.first.Scalar();
     if (has(kCommonKeys, key) || (kind && has(kind->keys, key))) continue;
     ok = false;
-    const KindKeys* owner = nullptr;
+    std::string owners;
     for (const auto& k : kKinds)
-      if (has(k.keys, key)) owner = &k;
-    if (owner) {
-      c.error(kv.second, key + " goes only with " + owner->name);
+      if (has(k.keys, key)) owners += (owners.empty() ? "" : " or ") + std::string(k.name);
+    if (!owners.empty()) {
+      c.error(kv.second, key + " goes only with " + owners);
     } else {
       std::string allowed;
       for (const char* k : kCommonKeys) allowed += (allowed.empty() ? "" : ", ") + std::string(k);
       for (const auto& k : kKinds)
-        for (const char* key2 : k.keys) allowed += ", " + std::string(key2);
+        for (const char* key2 : k.keys)
+          if (allowed.find(", " + std::string(key2) + ",") == std::string::npos) allowed += ", " + std::string(key2);
       c.error(kv.first, "unknown key '" + key + "' in a mapping", "allowed keys: " + allowed);
     }
   }
 
   if (kinds == 0 && !n["watch"]) {
-    c.error(n, "a mapping needs an action", "set (knob), add (encoder), press/release (button) or watch (output)");
+    c.error(n, "a mapping needs an action",
+            "set (knob), add (encoder), rate (stick), press/release/long (button) or watch (output)");
     return;
   }
   if (!kind) {
@@ -415,6 +641,8 @@ void parse_mapping(Checker& c, const YAML::Node& n, Config& cfg) {
     ok = parse_set(c, n, m.action.emplace<SetMapping>()) && ok;
   } else if (kind == &kKinds[1]) {
     ok = parse_add(c, n, m.action.emplace<AddMapping>()) && ok;
+  } else if (kind == &kKinds[2]) {
+    ok = parse_rate(c, n, m.action.emplace<RateMapping>()) && ok;
   } else {
     ok = parse_button(c, n, m.action.emplace<ButtonMapping>()) && ok;
   }
@@ -455,13 +683,14 @@ LoadResult load_config_text(const std::string& text, const std::string& file) {
   cfg.file = file;
   if (!root.IsMap()) {
     c.error_at(root.IsDefined() ? root.Mark().line : 0, root.IsDefined() ? root.Mark().column : 0,
-               "the file must be a mapping", "top-level keys: blender, devices, mappings");
+               "the file must be a mapping", "top-level keys: blender, devices, layers, mappings");
     return r;
   }
-  c.keys(root, "the file", {"blender", "devices", "mappings"});
+  c.keys(root, "the file", {"blender", "devices", "layers", "mappings"});
   if (root["blender"]) parse_blender(c, root["blender"], cfg.blender);
   if (root["devices"]) parse_devices(c, root["devices"], cfg);
   else c.error_at(0, 0, "no devices", "declare at least one under devices:");
+  if (root["layers"]) parse_layers(c, root["layers"], cfg);
   if (root["mappings"]) {
     if (!root["mappings"].IsSequence()) {
       c.error(root["mappings"], "mappings must be a list", "each entry starts with '- control: <device>.<control>'");

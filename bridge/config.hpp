@@ -9,6 +9,7 @@
 #include <variant>
 #include <vector>
 
+#include "bridge/transfer.hpp"
 #include "devices/control_event.hpp"
 #include "devices/hid/hid_config.hpp"
 #include "devices/serial_config.hpp"
@@ -44,45 +45,67 @@ struct ControlRef {
   Name control;
 };
 
-/// What a button press or release does.
-struct Action {
-  enum class Kind : std::uint8_t { none, call, keyframe, toggle, set };
-  Kind kind = Kind::none;
-  std::string target;  ///< data path, or the operator for call
-  double value = 0;    ///< for set
+/// A value a button sets: a number, or an enum item's name ("CYCLES").
+struct Value {
+  double number = 0;
+  std::string name;  ///< non-empty: an enum name, sent as a JSON string
+  friend bool operator==(const Value&, const Value&) = default;
 };
 
-/// set: a knob or fader drives a value. raw [from0, from1] -> 0..1 -> [to0, to1]
+/// What a button press, release or long press does.
+struct Action {
+  enum class Kind : std::uint8_t { none, call, keyframe, toggle, set, cycle };
+  Kind kind = Kind::none;
+  std::string target;         ///< data path, or the operator for call
+  Value value;                ///< set
+  std::vector<Value> values;  ///< cycle: the next one each press, wrapping
+  std::string args;           ///< call: the operator's arguments as a JSON object text, or empty
+};
+
+/// set: a knob or fader drives a value. raw -> clamp to from -> 0..1 -> curve -> to
 /// (bridge/transfer.hpp); reversed ranges invert.
 struct SetMapping {
   std::string path;
   std::optional<double> from0, from1;  ///< raw input range; default: the device's described range, else 0..1023
   double to0 = 0, to1 = 1;
+  transfer::Curve curve;
   std::int32_t deadband = 0;  ///< raw changes smaller than this are ignored
   /// takeover: pickup. After the value changed in Blender (the UI, undo), the knob does
   /// nothing until it passes the value, instead of making it jump.
   bool pickup = false;
 };
 
-/// add: an encoder's deltas, times step.
+/// add: an encoder's deltas, times step (times the acceleration for fast turns).
 struct AddMapping {
   std::string path;
   double step = 1;
+  double accel = 1;  ///< the largest multiplier of step for fast turns; 1 = none
 };
 
-/// press/release: a button's actions.
+/// rate: a stick's deflection is a speed, integrated into adds while deflected.
+struct RateMapping {
+  std::string path;
+  double speed = 1;       ///< units per second at full deflection
+  double deadzone = 0.1;  ///< fraction of the half range around the centre that does nothing
+  std::optional<double> from0, from1;  ///< raw range; default: the device's described range, else 0..1023
+};
+
+/// press/release: a button's actions; with long, a press held long_ms fires long instead.
 struct ButtonMapping {
-  Action press, release;
+  Action press, release, long_press;
+  std::int64_t long_ms = 500;
 };
 
 /// An output only (led: or watch: with no action): follows a watched value.
 struct WatchMapping {};
 
 /// One entry of mappings: (docs/mapping.md): the control, what it does (one kind, each
-/// with its own keys), and an optional LED that follows a watched value.
+/// with its own keys), the layer it belongs to, and an optional LED that follows a
+/// watched value.
 struct Mapping {
   ControlRef control;
-  std::variant<SetMapping, AddMapping, ButtonMapping, WatchMapping> action;
+  std::variant<SetMapping, AddMapping, RateMapping, ButtonMapping, WatchMapping> action;
+  int layer = -1;  ///< index into Config::layers; -1: the control's mapping when none of its layers is on
   /// feedback: an output control driven by the watched value of watch_path (value != 0 -> 1)
   std::optional<ControlRef> led;
   std::string watch_path;
@@ -90,14 +113,26 @@ struct Mapping {
 
   template <class T>
   const T* as() const { return std::get_if<T>(&action); }
-  /// The set/add target, empty for the other kinds.
+  /// The set/add/rate target, empty for the other kinds.
   const std::string& path() const;
+};
+
+/// A layer (docs/mapping.md, "Layers"): while it is on, a control's mappings with this
+/// layer replace the control's mappings without one.
+struct LayerConfig {
+  std::string name;
+  ControlRef control;  ///< the switch
+  bool toggle = false; ///< false: on while held; true: a press flips it
+  std::string group;   ///< toggle layers of one group: at most one is on
+  std::optional<ControlRef> led;
+  int line = 0;
 };
 
 struct Config {
   std::string file;
   BlenderConfig blender;
   std::vector<DeviceConfig> devices;
+  std::vector<LayerConfig> layers;
   std::vector<Mapping> mappings;
 
   /// Index of a device by name, or -1.

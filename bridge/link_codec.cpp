@@ -62,7 +62,11 @@ void append_command(std::string& out, const Command& c, const TargetTable& targe
   out += targets.json(c.target);
   if (c.op == Op::set || c.op == Op::add) {
     out += ",\"value\":";
-    append_number(out, c.value);
+    if (c.op == Op::set && c.arg != kNoArg) out += targets.json(c.arg);  // an enum name
+    else append_number(out, c.value);
+  } else if (c.op == Op::call && c.arg != kNoArg) {
+    out += ",\"args\":";
+    out += targets.json(c.arg);
   }
   out += "}\n";
 }

@@ -1,9 +1,11 @@
-// Events -> commands (docs/mapping.md): a pure function of (config, state, event). No I/O,
-// no clock. The transfer math is bridge/transfer.hpp.
+// Events -> commands (docs/mapping.md): a pure function of (config, state, event, time).
+// No I/O and no clock: events carry their time, and what is due later (a long press, a
+// stick held deflected) is asked for with next_tick() and done by tick(now). The transfer
+// math is bridge/transfer.hpp.
 #pragma once
 
-#include <cstdint>
 #include <array>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -22,32 +24,50 @@ struct OutputWrite {
   std::int32_t value = 0;
 };
 
+/// Where the mapper sets outputs it drives itself (a layer's LED).
+using OutputFn = std::function<void(const OutputWrite&)>;
+
 class Mapper {
  public:
-  /// Interns every path and operator of cfg into targets. cfg must outlive the mapper.
-  Mapper(const Config& cfg, TargetTable& targets);
+  /// How often a deflected rate control sends its add (docs/mapping.md, "rate").
+  static constexpr std::int64_t kRatePeriodUs = 1'000'000 / 60;
 
-  /// Maps one event; pushes zero or more commands. Returns false when no mapping uses the control.
+  /// Interns every path, operator, enum name and argument list of cfg into targets.
+  /// cfg must outlive the mapper. outputs receives layer LEDs (may be empty).
+  Mapper(const Config& cfg, TargetTable& targets, OutputFn outputs = {});
+
+  /// Maps one event; pushes zero or more commands. Returns false when no mapping or layer uses the control.
   bool on_event(const ControlEvent& event, CommandSink& out);
-  /// A device described a control: its range becomes the default input range of set mappings.
-  /// Returns a warning for the user when a set mapping uses a control described as rel or btn.
+  /// Does what is due at now_us (long presses, rate controls); call it at next_tick().
+  void tick(std::int64_t now_us, CommandSink& out);
+  /// When tick() is due next (the events' clock, microseconds), or nullopt when nothing is
+  /// pending: no button held with a long action, no rate control deflected.
+  std::optional<std::int64_t> next_tick() const;
+  /// A device described a control: its range becomes the default input range of set and
+  /// rate mappings. Returns a warning for the user when a set uses a control described as rel or btn.
   std::string on_control(std::uint16_t device, const ControlInfo& info);
-  /// The device reconnected: forget the last values so the next one is sent even if unchanged.
+  /// The device (re)connected: forget the last values so the next one is sent even if
+  /// unchanged, and set its layer LEDs again.
   void on_reconnect(std::uint16_t device);
   /// A watched value arrived (nullopt: the path does not resolve now); calls write for each
   /// output that follows it, and lets takeover: pickup mappings notice a change made in Blender.
-  void on_watched_value(std::uint32_t target, std::optional<double> value,
-                        const std::function<void(const OutputWrite&)>& write);
+  void on_watched_value(std::uint32_t target, std::optional<double> value, const OutputFn& write);
   /// Targets to watch for feedback (unique).
   const std::vector<std::uint32_t>& watched() const { return watched_; }
   /// Whether target receives absolute sets (and is resent after a reconnect).
   bool is_absolute(std::uint32_t target) const;
+  /// Whether layer i is on.
+  bool layer_on(std::size_t i) const { return i < layer_on_.size() && layer_on_[i]; }
 
  private:
+  /// A button action as the commands it sends: one, or one per value for cycle.
+  struct Compiled {
+    std::vector<Command> commands;
+    std::size_t next = 0;  ///< cycle: the value the next press sends
+  };
   struct Slot {
     const Mapping* mapping = nullptr;
-    std::uint32_t target = 0;          ///< set/add path
-    std::uint32_t press = 0, release = 0;  ///< button action targets
+    std::uint32_t target = 0;  ///< set/add/rate path
     double from0 = 0, from1 = 1023;
     std::int32_t last_raw = 0;
     bool has_last = false;
@@ -59,23 +79,54 @@ class Mapper {
     bool has_blender = false;
     std::array<double, 16> sent{};  ///< recently sent values: their echoes are not changes
     std::uint32_t sent_count = 0;
+    // add: accel
+    std::int64_t last_detent_us = 0;
+    bool has_detent = false;
+    // rate
+    double deflection = 0;       ///< -1..1 after the deadzone; 0 = at rest
+    std::int64_t integrated_us = 0;  ///< the time up to which the deflection was sent
+    // press / release / long
+    Compiled press, release, long_press;
+    bool held = false, long_fired = false;
+    std::int64_t pressed_us = 0;
   };
   struct Binding {
     std::uint16_t device;
     Name control;
     std::uint32_t slot;
+    int layer;
+    bool contested;  ///< the control has mappings in a layer: they change hands with the layers
   };
-  void act(const Action& a, std::uint32_t target, CommandSink& out);
+  struct Switch {
+    std::uint16_t device;
+    Name control;
+    std::size_t layer;
+  };
+
+  Compiled compile(const Action& a, TargetTable& targets);
+  void fire(Compiled& c, CommandSink& out);
+  void on_slot_event(Slot& s, const ControlEvent& e, CommandSink& out);
+  /// A layer switch moved; true when it was one.
+  bool on_switch(const ControlEvent& e);
+  /// Turns a layer on or off (and its LED); true when that changed it.
+  bool set_layer(std::size_t layer, bool on);
+  /// Sends a rate slot's deflection for the time up to now_us.
+  void integrate(Slot& s, std::int64_t now_us, CommandSink& out);
   /// takeover: pickup: whether v may be sent now (it is, or has passed, Blender's value).
   static bool picked_up(Slot& s, const SetMapping& m, double v);
 
   const Config& cfg_;
-
+  OutputFn outputs_;
   std::vector<Slot> slots_;
   std::vector<Binding> bindings_;
+  std::vector<Switch> switches_;
+  std::vector<bool> layer_on_;
   std::vector<std::uint32_t> watched_;
   std::vector<std::pair<std::uint32_t, OutputWrite>> leds_;  ///< watched target -> output
   std::vector<bool> absolute_;
+  std::size_t held_ = 0;       ///< slots held with a long action not yet fired
+  std::size_t deflected_ = 0;  ///< rate slots deflected
+  std::int64_t next_rate_us_ = 0;
 };
 
 }  // namespace knoblink

@@ -6,7 +6,7 @@ namespace knoblink {
 
 Outbox::Outbox(std::uint32_t targets, std::vector<bool> absolute)
     : open_(targets, 0),
-      latest_(targets, 0),
+      latest_(targets),
       has_latest_(targets, false),
       absolute_(std::move(absolute)) {
   absolute_.resize(targets, false);
@@ -14,7 +14,7 @@ Outbox::Outbox(std::uint32_t targets, std::vector<bool> absolute)
 
 void Outbox::retarget(std::uint32_t targets, std::vector<bool> absolute) {
   open_.resize(targets, 0);
-  latest_.resize(targets, 0);
+  latest_.resize(targets);
   has_latest_.resize(targets, false);
   absolute_ = std::move(absolute);
   absolute_.resize(targets, false);
@@ -30,7 +30,7 @@ void Outbox::append(const Command& c) {
 void Outbox::push(const Command& c) {
   ++stats_.pushed;
   if (c.op == Op::set) {
-    latest_[c.target] = c.value;
+    latest_[c.target] = c;
     has_latest_[c.target] = true;
   }
   if (!is_discrete(c.op)) {
@@ -44,6 +44,7 @@ void Outbox::push(const Command& c) {
           e.id == 0) {
         e.cmd.op = c.op;
         e.cmd.value = c.op == Op::set ? c.value : e.cmd.value + c.value;
+        e.cmd.arg = c.arg;
         ++stats_.merged;
         return;
       }
@@ -110,7 +111,7 @@ void Outbox::on_connect() {
   ++segment_;
   for (std::uint32_t t = 0; t < latest_.size(); ++t) {
     if (!absolute_[t] || !has_latest_[t]) continue;
-    rebuilt.push_back(Entry{Command{Op::set, t, latest_[t]}, 0, 0});
+    rebuilt.push_back(Entry{latest_[t], 0, 0});
     ++stats_.resynced;
   }
   for (std::size_t i = 0; i < queue_.size(); ++i) rebuilt.push_back(queue_[i]);

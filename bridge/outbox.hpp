@@ -75,7 +75,7 @@ class Outbox final : public CommandSink {
   Ring<Entry> unacked_{256};
   std::uint64_t head_seq_ = 0;             ///< sequence number of queue_.front()
   std::vector<std::uint64_t> open_;        ///< seq+1 of the target's pending set or add, 0 = none
-  std::vector<double> latest_;             ///< newest absolute value per target
+  std::vector<Command> latest_;            ///< newest absolute set per target (its value or enum name)
   std::vector<bool> has_latest_, absolute_;
   std::uint64_t segment_ = 0;              ///< bumped by every discrete command
   std::uint64_t next_id_ = 1;

@@ -184,6 +184,6 @@ TEST_CASE("mapping keys belong to their kind") {
              Catch::Contains("t.yaml:7:9: to goes only with set"));
   CHECK_THAT(errors("  - control: box.k1\n    set: context.scene.x\n    release: {toggle: context.scene.x}\n")[0],
              Catch::Contains("a mapping does one thing"));
-  CHECK_THAT(errors("  - control: box.k1\n    set: context.scene.x\n    curve: 2\n")[0],
-             Catch::Contains("t.yaml:7:5: unknown key 'curve' in a mapping; allowed keys: control, led, watch, set"));
+  CHECK_THAT(errors("  - control: box.k1\n    set: context.scene.x\n    curvy: 2\n")[0],
+             Catch::Contains("t.yaml:7:5: unknown key 'curvy' in a mapping; allowed keys: control, layer, led, watch, set"));
 }
