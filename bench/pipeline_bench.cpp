@@ -43,7 +43,32 @@ using namespace knoblink;
 
 int main(int argc, char** argv) {
   const long events = argc > 1 ? std::atol(argv[1]) : 10'000'000;
-  auto r = load_config_text(R"(devices:
+  // "glue": the same stream through curves, acceleration and a layer held every 128 lines.
+  const bool glue = argc > 2 && std::string(argv[2]) == "glue";
+  auto r = load_config_text(glue ? R"(devices:
+  box: {serial: {port: /dev/null}}
+layers:
+  shift: {hold: box.b2}
+mappings:
+  - control: box.k1
+    set: 'bpy.data.objects["Cube"].rotation_euler[2]'
+    to: [0, 6.2832]
+    curve: smooth
+  - control: box.k1
+    layer: shift
+    set: 'bpy.data.objects["Cube"].scale[2]'
+    curve: [[0, 0], [0.5, 0.2], [1, 1]]
+  - control: box.k2
+    set: 'bpy.data.objects["Cube"].location[0]'
+    to: [-2, 2]
+    curve: {power: 2}
+  - control: box.e1
+    add: context.scene.frame_current
+    accel: 8
+  - control: box.b1
+    press: {keyframe: context.active_object.location}
+)"
+                                 : R"(devices:
   box: {serial: {port: /dev/null}}
 mappings:
   - control: box.k1
@@ -72,6 +97,8 @@ mappings:
   std::string stream;
   for (int i = 0; i < 4096; ++i) {
     if (i % 64 == 0) stream += "b1 1\nb1 0\n";
+    else if (glue && i % 128 == 1) stream += "b2 1\n";
+    else if (glue && i % 128 == 65) stream += "b2 0\n";
     else if (i % 4 == 0) stream += "e1 " + std::to_string(i % 3 - 1 == 0 ? 1 : -1) + "\n";
     else stream += (i % 2 ? "k1 " : "k2 ") + std::to_string(i % 1024) + "\n";
   }
