@@ -424,7 +424,12 @@ DecodeStatus ReportDecoder::decode(std::span<const std::uint8_t> report, std::in
       v = extract_bits(data, c.bit_offset, c.bit_size, c.is_signed);
       const bool in_range = v >= c.info.min && v <= c.info.max;
       if (c.info.kind == ControlKind::rel) {
-        if (v != 0) out.push_back({device_, c.info.name, c.info.kind, v, t_us});
+        // A delta of 0 is no motion: not an event, except the first after motion, which
+        // tells a rate mapping (a 3D mouse's cap let go) that the axis is at rest again.
+        const bool moved = known_[i] && last_[i] != 0;
+        known_[i] = true;
+        last_[i] = v;
+        if (v != 0 || moved) out.push_back({device_, c.info.name, c.info.kind, v, t_us});
         continue;
       }
       if (c.hat && !in_range) v = -1;  // centered
