@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
@@ -214,4 +215,57 @@ TEST_CASE("knoblink list shows the running Blenders with a ready-to-paste file: 
   REQUIRE(p.wait(20s).has_value());
   CHECK_THAT(p.log(), Catch::Contains("port 9911  Blender 3.4.1") && Catch::Contains("/home/u/shots/rig.blend") &&
                           Catch::Contains("blender: {file: \"rig.blend\"}"));
+}
+
+TEST_CASE("the glue through the real binary: a layer, a long press, a stick held deflected") {
+  TempDir dir;
+  Listener blender;
+  Pty pty;
+  const auto cfg = dir.write(
+      "map.yaml", "blender: {port: " + std::to_string(blender.port()) + "}\ndevices:\n  box:\n    serial: {port: " +
+                      pty.slave() +
+                      "}\nlayers:\n  shift: {toggle: box.b4, led: box.l1}\nmappings:\n"
+                      "  - control: box.k1\n    set: context.scene.a\n    from: [0, 100]\n"
+                      "  - control: box.k1\n    layer: shift\n    set: context.scene.b\n    from: [0, 100]\n"
+                      "  - control: box.b1\n    press: {call: screen.animation_play}\n"
+                      "    long: {call: screen.frame_jump, args: {end: true}}\n    long_ms: 300\n"
+                      "  - control: box.k2\n    rate: context.scene.c\n    speed: 10\n    from: [0, 100]\n");
+  Process p({kBin, "run", "--config", cfg}, dir.file("run.log"));
+  auto conn = accept_hello(blender);
+  // The box is asked to describe itself and its layer LED is set (off) when it opens.
+  std::vector<std::string> first{*pty.read_line(10s), *pty.read_line(10s)};
+  std::sort(first.begin(), first.end());
+  CHECK(first == std::vector<std::string>{"?", "l1 0"});
+  const auto next = [&] {
+    auto line = conn->read_line(10s);
+    INFO(p.log());
+    REQUIRE(line);
+    return json::parse(*line);
+  };
+  pty.write("b4 1\nb4 0\n");  // shift on: its LED lights on the box
+  REQUIRE(pty.read_line(10s) == std::optional<std::string>("l1 1"));
+  pty.write("k1 50\n");
+  CHECK(next()["path"] == "context.scene.b");
+  pty.write("b1 1\n");  // held past long_ms: the long action, from the bridge's timer
+  auto j = next();
+  CHECK(j["operator"] == "screen.frame_jump");
+  CHECK(j["args"] == json{{"end", true}});
+  pty.write("b1 0\nb1 1\nb1 0\n");  // then a short press: the press action on release
+  CHECK(next()["operator"] == "screen.animation_play");
+  pty.write("k2 100\n");  // full deflection: adds at 60 Hz while it is held
+  const auto t0 = std::chrono::steady_clock::now();
+  double sum = 0;
+  int adds = 0;
+  while (std::chrono::steady_clock::now() - t0 < 500ms) {
+    j = next();
+    REQUIRE(j["op"] == "add");
+    sum += j["value"].get<double>();
+    ++adds;
+  }
+  pty.write("k2 50\n");  // back to the centre
+  CHECK(adds >= 10);
+  CHECK(sum > 2.5);  // about 10 units/s for 0.5 s; generous (the machine may be busy)
+  CHECK(sum < 12);
+  p.signal(SIGTERM);
+  CHECK(p.wait(5s) == std::optional<int>(0));
 }
