@@ -154,11 +154,12 @@ bool Mapper::on_switch(const ControlEvent& e) {
 }
 
 bool Mapper::on_event(const ControlEvent& e, CommandSink& out) {
-  if (on_switch(e)) return true;
+  if (!switches_.empty() && on_switch(e)) return true;
   // A control's mappings in a layer that is on replace its mappings without a layer.
   bool layered = false, used = false;
-  for (const auto& b : bindings_)
-    if (b.device == e.device && b.control == e.control && b.layer >= 0 && layer_on_[b.layer]) layered = true;
+  if (!switches_.empty())
+    for (const auto& b : bindings_)
+      if (b.layer >= 0 && layer_on_[b.layer] && b.device == e.device && b.control == e.control) layered = true;
   for (const auto& b : bindings_) {
     if (b.device != e.device || !(b.control == e.control)) continue;
     used = true;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,7 +29,14 @@ class Name {
   std::string_view view() const { return {chars_, size_}; }
   std::string str() const { return std::string(view()); }
   bool empty() const { return size_ == 0; }
-  friend bool operator==(const Name& a, const Name& b) { return a.view() == b.view(); }
+  /// Bytes past size_ are always zero, so two names compare as two fixed 16-byte blocks
+  /// (no memcmp call: the mapper compares names for every event).
+  friend bool operator==(const Name& a, const Name& b) {
+    std::uint64_t x[2], y[2];
+    std::memcpy(x, a.chars_, sizeof x);
+    std::memcpy(y, b.chars_, sizeof y);
+    return a.size_ == b.size_ && x[0] == y[0] && x[1] == y[1];
+  }
 
  private:
   char chars_[capacity] = {};
