@@ -20,9 +20,15 @@ enum : std::uint8_t {
 constexpr std::uint32_t flag_constant = 1u << 0, flag_variable = 1u << 1,
                         flag_relative = 1u << 2, flag_null_state = 1u << 6;
 constexpr std::uint16_t page_generic_desktop = 0x01, page_keyboard = 0x07, page_button = 0x09;
+// Every allocation the descriptor's values drive is bounded by one of these (and every
+// warning is pushed at most once per item), whatever a device presents.
 constexpr std::size_t max_usage_range = 1024;  // per Usage Minimum/Maximum pair
+constexpr std::size_t max_usages = 1024;       // local usages before one main item (no item needs more)
 constexpr std::size_t max_controls = 1024;
 constexpr std::size_t max_push_depth = 16;
+// The longest report hidraw delivers (the kernel's HID_MAX_BUFFER_SIZE, ID byte included);
+// the kernel refuses a descriptor that declares a longer one, and so does this parser.
+constexpr std::uint32_t max_report_bits = (16384 - 1) * 8;
 
 struct Globals {
   std::uint16_t usage_page = 0;
@@ -150,7 +156,7 @@ class Parser {
         stack_.pop_back();
         return true;
       // Local items.
-      case local_usage: usages_.push_back({data, size == 4}); return true;
+      case local_usage: add_usage(at, {data, size == 4}); return true;
       case local_usage_min: usage_min_ = LocalUsage{data, size == 4}; return true;
       case local_usage_max: {
         if (!usage_min_) return error(at, "Usage Maximum without Usage Minimum");
@@ -161,7 +167,9 @@ class Parser {
           d_.warnings.push_back(where(at) + "usage range of " + std::to_string(hi - lo + 1) + " cut to 1024");
           hi = lo + max_usage_range - 1;
         }
-        for (std::uint32_t u = lo; u <= hi; ++u) usages_.push_back({u, usage_min_->extended});
+        // 64-bit: a range that ends at 0xffffffff must not wrap around.
+        for (std::uint64_t u = lo; u <= hi && add_usage(at, {static_cast<std::uint32_t>(u), usage_min_->extended}); ++u) {
+        }
         usage_min_.reset();
         return true;
       }
@@ -176,13 +184,30 @@ class Parser {
         --depth_;
         clear_locals();
         return true;
-      case main_input: field(at, ReportType::input, data); clear_locals(); return true;
-      case main_output: field(at, ReportType::output, data); clear_locals(); return true;
-      case main_feature: field(at, ReportType::feature, data); clear_locals(); return true;
+      case main_input: return main_field(at, ReportType::input, data);
+      case main_output: return main_field(at, ReportType::output, data);
+      case main_feature: return main_field(at, ReportType::feature, data);
       default:
         if ((tag & 0x0c) == 0) d_.warnings.push_back(where(at) + "unknown main item 0x" + hex(tag, 2) + " skipped");
         return true;  // other globals/locals (units, physical range, strings) do not matter here
     }
+  }
+
+  // Appends a local usage; past max_usages it warns once (per main item) and answers false.
+  bool add_usage(std::size_t at, LocalUsage u) {
+    if (usages_.size() < max_usages) {
+      usages_.push_back(u);
+      return true;
+    }
+    if (!usages_full_) d_.warnings.push_back(where(at) + "more than 1024 usages for one main item; the rest ignored");
+    usages_full_ = true;
+    return false;
+  }
+
+  bool main_field(std::size_t at, ReportType type, std::uint32_t flags) {
+    const bool ok = field(at, type, flags);
+    clear_locals();
+    return ok;
   }
 
   // The extended usage of local usage i, paged by the current Usage Page when it has none.
@@ -192,15 +217,21 @@ class Parser {
     return u.extended ? u.value : usage(g_.usage_page, static_cast<std::uint16_t>(u.value));
   }
 
-  void field(std::size_t at, ReportType type, std::uint32_t flags) {
+  bool field(std::size_t at, ReportType type, std::uint32_t flags) {
     HidReportLayout& layout = layout_of(type, g_.report_id);
     const std::uint32_t offset = layout.bits;
     const std::uint64_t bits = std::uint64_t{g_.report_size} * g_.report_count;
-    layout.bits = static_cast<std::uint32_t>(std::min<std::uint64_t>(offset + bits, UINT32_MAX));
-    if (type == ReportType::feature || (flags & flag_constant) || bits == 0) return;
+    if (offset + bits > max_report_bits) {
+      static constexpr const char* type_names[] = {"input", "output", "feature"};
+      return error(at, std::string(type_names[static_cast<int>(type)]) + " report " + std::to_string(g_.report_id) +
+                           " is longer than 16383 bytes (Report Size " + std::to_string(g_.report_size) +
+                           " x Report Count " + std::to_string(g_.report_count) + "); hidraw reads at most 16384");
+    }
+    layout.bits = static_cast<std::uint32_t>(offset + bits);
+    if (type == ReportType::feature || (flags & flag_constant) || bits == 0) return true;
     if (g_.report_size > 32) {
       d_.warnings.push_back(where(at) + "field of " + std::to_string(g_.report_size) + " bits skipped (at most 32)");
-      return;
+      return true;
     }
     const std::int32_t lmin = g_.logical_min, lmax = g_.logical_max();
     const auto size = static_cast<std::uint8_t>(g_.report_size);
@@ -220,14 +251,14 @@ class Parser {
         c.is_signed = lmin < 0;
         c.null_state = (flags & flag_null_state) != 0;
         c.hat = hat;
-        add(at, c, kind, kind != ControlKind::btn && kind != ControlKind::rel, lmin, lmax);
+        if (!add(at, c, kind, kind != ControlKind::btn && kind != ControlKind::rel, lmin, lmax)) break;
       }
-      return;
+      return true;
     }
     // Array: each slot holds logical_min + the index of a pressed usage.
     if (type != ReportType::input) {
       d_.warnings.push_back(where(at) + "output array skipped");
-      return;
+      return true;
     }
     d_.arrays.push_back({type, g_.report_id, offset, size, static_cast<std::uint16_t>(std::min<std::uint32_t>(g_.report_count, 0xffff))});
     for (std::size_t j = 0; j < usages_.size(); ++j) {
@@ -245,14 +276,17 @@ class Parser {
       c.is_signed = lmin < 0;
       c.array = static_cast<int>(d_.arrays.size() - 1);
       c.array_value = static_cast<std::int32_t>(value);
-      add(at, c, ControlKind::btn, false, 0, 0);
+      if (!add(at, c, ControlKind::btn, false, 0, 0)) break;
     }
+    return true;
   }
 
-  void add(std::size_t at, HidControl& c, ControlKind kind, bool has_range, std::int32_t lmin, std::int32_t lmax) {
+  // Appends a control; past max_controls it warns once (per descriptor) and answers false.
+  bool add(std::size_t at, HidControl& c, ControlKind kind, bool has_range, std::int32_t lmin, std::int32_t lmax) {
     if (d_.controls.size() >= max_controls) {
-      if (d_.controls.size() == max_controls) d_.warnings.push_back(where(at) + "more than 1024 controls; the rest skipped");
-      return;
+      if (!controls_full_) d_.warnings.push_back(where(at) + "more than 1024 controls; the rest skipped");
+      controls_full_ = true;
+      return false;
     }
     c.info.kind = kind;
     c.info.has_range = has_range;
@@ -260,6 +294,7 @@ class Parser {
     c.info.max = has_range ? lmax : 0;
     c.info.name = Name::unchecked(unique_name(usage_name(c.usage)));
     d_.controls.push_back(c);
+    return true;
   }
 
   std::string unique_name(const std::string& base) {
@@ -280,6 +315,7 @@ class Parser {
 
   void clear_locals() {
     usages_.clear();
+    usages_full_ = false;
     usage_min_.reset();
   }
 
@@ -299,6 +335,8 @@ class Parser {
   Globals g_;
   std::vector<Globals> stack_;
   std::vector<LocalUsage> usages_;
+  bool usages_full_ = false;    // the "more than 1024 usages" warning was given for this main item
+  bool controls_full_ = false;  // the "more than 1024 controls" warning was given
   std::optional<LocalUsage> usage_min_;
   std::set<std::string> used_;
   int depth_ = 0;
