@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
 #include <set>
 
 namespace knoblink::hid {
@@ -297,11 +298,15 @@ class Parser {
     return true;
   }
 
+  // base, else base_2, base_3, ...; each base remembers its next suffix, so 1024 controls of
+  // one usage take linear time, not 1024 * 1024 / 2 tries.
   std::string unique_name(const std::string& base) {
     std::string name = base;
-    for (int n = 2; !used_.insert(name).second; ++n) {
+    int& next = next_suffix_[base];
+    for (int n = std::max(next, 2); !used_.insert(name).second; ++n) {
       const std::string suffix = "_" + std::to_string(n);
       name = base.substr(0, Name::capacity - suffix.size()) + suffix;
+      next = n + 1;
     }
     return name;
   }
@@ -339,6 +344,7 @@ class Parser {
   bool controls_full_ = false;  // the "more than 1024 controls" warning was given
   std::optional<LocalUsage> usage_min_;
   std::set<std::string> used_;
+  std::map<std::string, int> next_suffix_;  // per base name: the first suffix not yet tried
   int depth_ = 0;
   std::string error_;
 };
