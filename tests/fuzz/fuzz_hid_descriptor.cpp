@@ -2,7 +2,9 @@
 // (devices/hid/hid_descriptor.hpp) on arbitrary bytes. Input layout (tests/fuzz/make_seeds.py
 // writes seeds in it):
 //   u16 LE n, n descriptor bytes, then records until the end:
-//     op even: an input report of op/2 bytes follows;
+//     op even below 0xf0: an input report of op/2 bytes follows;
+//     op even from 0xf0: an input report of 128 << (op - 0xf0) / 2 bytes (up to 16 KiB), one
+//       byte m, then m bytes repeated to fill it (long reports from short inputs);
 //     op odd:  an output write: one byte picks the output control, 4 bytes (LE) are the value.
 // Checked: what the parser promises (bounded controls and warnings, unique valid names, field
 // sizes 1..32, reports no longer than the bits they declare), and that decoding and writing
@@ -78,12 +80,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   ReportDecoder decoder(d, 7);
   OutputState state(d);
   std::vector<ControlEvent> events;
-  std::vector<std::uint8_t> out;
+  std::vector<std::uint8_t> out, long_report;
   std::int64_t t = 0;
   while (!in.empty()) {
     const std::uint8_t op = in.byte();
     if ((op & 1) == 0) {
-      const auto report = in.take(op / 2);
+      std::span<const std::uint8_t> report = in.take(op < 0xf0 ? op / 2 : 0);
+      if (op >= 0xf0) {
+        long_report.assign(std::size_t{128} << (op - 0xf0) / 2, 0);
+        const auto pattern = in.take(in.byte());
+        for (std::size_t i = 0; !pattern.empty() && i < long_report.size(); ++i)
+          long_report[i] = pattern[i % pattern.size()];
+        report = long_report;
+      }
       events.clear();
       const DecodeStatus status = decoder.decode(report, ++t, events);
       KNOBLINK_FUZZ_CHECK(status == DecodeStatus::ok || events.empty());
