@@ -293,6 +293,8 @@ def decode_line(line):
         raise ProtocolError("bad_json", f"line is not UTF-8: {e}") from None
     except ValueError as e:
         raise ProtocolError("bad_json", f"line is not JSON: {e}") from None
+    except RecursionError:  # json's C decoder: [[[[... deeper than the interpreter's limit
+        raise ProtocolError("bad_json", "line nests arrays or objects too deeply") from None
     if not isinstance(obj, dict):
         raise ProtocolError("bad_json", f"line is a JSON {type(obj).__name__}, expected an object")
     return obj

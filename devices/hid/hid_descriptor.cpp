@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
 #include <set>
 
 namespace knoblink::hid {
@@ -20,9 +21,15 @@ enum : std::uint8_t {
 constexpr std::uint32_t flag_constant = 1u << 0, flag_variable = 1u << 1,
                         flag_relative = 1u << 2, flag_null_state = 1u << 6;
 constexpr std::uint16_t page_generic_desktop = 0x01, page_keyboard = 0x07, page_button = 0x09;
+// Every allocation the descriptor's values drive is bounded by one of these (and every
+// warning is pushed at most once per item), whatever a device presents.
 constexpr std::size_t max_usage_range = 1024;  // per Usage Minimum/Maximum pair
+constexpr std::size_t max_usages = 1024;       // local usages before one main item (no item needs more)
 constexpr std::size_t max_controls = 1024;
 constexpr std::size_t max_push_depth = 16;
+// The longest report hidraw delivers (the kernel's HID_MAX_BUFFER_SIZE, ID byte included);
+// the kernel refuses a descriptor that declares a longer one, and so does this parser.
+constexpr std::uint32_t max_report_bits = (16384 - 1) * 8;
 
 struct Globals {
   std::uint16_t usage_page = 0;
@@ -150,7 +157,7 @@ class Parser {
         stack_.pop_back();
         return true;
       // Local items.
-      case local_usage: usages_.push_back({data, size == 4}); return true;
+      case local_usage: add_usage(at, {data, size == 4}); return true;
       case local_usage_min: usage_min_ = LocalUsage{data, size == 4}; return true;
       case local_usage_max: {
         if (!usage_min_) return error(at, "Usage Maximum without Usage Minimum");
@@ -161,7 +168,9 @@ class Parser {
           d_.warnings.push_back(where(at) + "usage range of " + std::to_string(hi - lo + 1) + " cut to 1024");
           hi = lo + max_usage_range - 1;
         }
-        for (std::uint32_t u = lo; u <= hi; ++u) usages_.push_back({u, usage_min_->extended});
+        // 64-bit: a range that ends at 0xffffffff must not wrap around.
+        for (std::uint64_t u = lo; u <= hi && add_usage(at, {static_cast<std::uint32_t>(u), usage_min_->extended}); ++u) {
+        }
         usage_min_.reset();
         return true;
       }
@@ -176,13 +185,30 @@ class Parser {
         --depth_;
         clear_locals();
         return true;
-      case main_input: field(at, ReportType::input, data); clear_locals(); return true;
-      case main_output: field(at, ReportType::output, data); clear_locals(); return true;
-      case main_feature: field(at, ReportType::feature, data); clear_locals(); return true;
+      case main_input: return main_field(at, ReportType::input, data);
+      case main_output: return main_field(at, ReportType::output, data);
+      case main_feature: return main_field(at, ReportType::feature, data);
       default:
         if ((tag & 0x0c) == 0) d_.warnings.push_back(where(at) + "unknown main item 0x" + hex(tag, 2) + " skipped");
         return true;  // other globals/locals (units, physical range, strings) do not matter here
     }
+  }
+
+  // Appends a local usage; past max_usages it warns once (per main item) and answers false.
+  bool add_usage(std::size_t at, LocalUsage u) {
+    if (usages_.size() < max_usages) {
+      usages_.push_back(u);
+      return true;
+    }
+    if (!usages_full_) d_.warnings.push_back(where(at) + "more than 1024 usages for one main item; the rest ignored");
+    usages_full_ = true;
+    return false;
+  }
+
+  bool main_field(std::size_t at, ReportType type, std::uint32_t flags) {
+    const bool ok = field(at, type, flags);
+    clear_locals();
+    return ok;
   }
 
   // The extended usage of local usage i, paged by the current Usage Page when it has none.
@@ -192,15 +218,21 @@ class Parser {
     return u.extended ? u.value : usage(g_.usage_page, static_cast<std::uint16_t>(u.value));
   }
 
-  void field(std::size_t at, ReportType type, std::uint32_t flags) {
+  bool field(std::size_t at, ReportType type, std::uint32_t flags) {
     HidReportLayout& layout = layout_of(type, g_.report_id);
     const std::uint32_t offset = layout.bits;
     const std::uint64_t bits = std::uint64_t{g_.report_size} * g_.report_count;
-    layout.bits = static_cast<std::uint32_t>(std::min<std::uint64_t>(offset + bits, UINT32_MAX));
-    if (type == ReportType::feature || (flags & flag_constant) || bits == 0) return;
+    if (offset + bits > max_report_bits) {
+      static constexpr const char* type_names[] = {"input", "output", "feature"};
+      return error(at, std::string(type_names[static_cast<int>(type)]) + " report " + std::to_string(g_.report_id) +
+                           " is longer than 16383 bytes (Report Size " + std::to_string(g_.report_size) +
+                           " x Report Count " + std::to_string(g_.report_count) + "); hidraw reads at most 16384");
+    }
+    layout.bits = static_cast<std::uint32_t>(offset + bits);
+    if (type == ReportType::feature || (flags & flag_constant) || bits == 0) return true;
     if (g_.report_size > 32) {
       d_.warnings.push_back(where(at) + "field of " + std::to_string(g_.report_size) + " bits skipped (at most 32)");
-      return;
+      return true;
     }
     const std::int32_t lmin = g_.logical_min, lmax = g_.logical_max();
     const auto size = static_cast<std::uint8_t>(g_.report_size);
@@ -220,14 +252,14 @@ class Parser {
         c.is_signed = lmin < 0;
         c.null_state = (flags & flag_null_state) != 0;
         c.hat = hat;
-        add(at, c, kind, kind != ControlKind::btn && kind != ControlKind::rel, lmin, lmax);
+        if (!add(at, c, kind, kind != ControlKind::btn && kind != ControlKind::rel, lmin, lmax)) break;
       }
-      return;
+      return true;
     }
     // Array: each slot holds logical_min + the index of a pressed usage.
     if (type != ReportType::input) {
       d_.warnings.push_back(where(at) + "output array skipped");
-      return;
+      return true;
     }
     d_.arrays.push_back({type, g_.report_id, offset, size, static_cast<std::uint16_t>(std::min<std::uint32_t>(g_.report_count, 0xffff))});
     for (std::size_t j = 0; j < usages_.size(); ++j) {
@@ -245,14 +277,17 @@ class Parser {
       c.is_signed = lmin < 0;
       c.array = static_cast<int>(d_.arrays.size() - 1);
       c.array_value = static_cast<std::int32_t>(value);
-      add(at, c, ControlKind::btn, false, 0, 0);
+      if (!add(at, c, ControlKind::btn, false, 0, 0)) break;
     }
+    return true;
   }
 
-  void add(std::size_t at, HidControl& c, ControlKind kind, bool has_range, std::int32_t lmin, std::int32_t lmax) {
+  // Appends a control; past max_controls it warns once (per descriptor) and answers false.
+  bool add(std::size_t at, HidControl& c, ControlKind kind, bool has_range, std::int32_t lmin, std::int32_t lmax) {
     if (d_.controls.size() >= max_controls) {
-      if (d_.controls.size() == max_controls) d_.warnings.push_back(where(at) + "more than 1024 controls; the rest skipped");
-      return;
+      if (!controls_full_) d_.warnings.push_back(where(at) + "more than 1024 controls; the rest skipped");
+      controls_full_ = true;
+      return false;
     }
     c.info.kind = kind;
     c.info.has_range = has_range;
@@ -260,13 +295,18 @@ class Parser {
     c.info.max = has_range ? lmax : 0;
     c.info.name = Name::unchecked(unique_name(usage_name(c.usage)));
     d_.controls.push_back(c);
+    return true;
   }
 
+  // base, else base_2, base_3, ...; each base remembers its next suffix, so 1024 controls of
+  // one usage take linear time, not 1024 * 1024 / 2 tries.
   std::string unique_name(const std::string& base) {
     std::string name = base;
-    for (int n = 2; !used_.insert(name).second; ++n) {
+    int& next = next_suffix_[base];
+    for (int n = std::max(next, 2); !used_.insert(name).second; ++n) {
       const std::string suffix = "_" + std::to_string(n);
       name = base.substr(0, Name::capacity - suffix.size()) + suffix;
+      next = n + 1;
     }
     return name;
   }
@@ -280,6 +320,7 @@ class Parser {
 
   void clear_locals() {
     usages_.clear();
+    usages_full_ = false;
     usage_min_.reset();
   }
 
@@ -299,8 +340,11 @@ class Parser {
   Globals g_;
   std::vector<Globals> stack_;
   std::vector<LocalUsage> usages_;
+  bool usages_full_ = false;    // the "more than 1024 usages" warning was given for this main item
+  bool controls_full_ = false;  // the "more than 1024 controls" warning was given
   std::optional<LocalUsage> usage_min_;
   std::set<std::string> used_;
+  std::map<std::string, int> next_suffix_;  // per base name: the first suffix not yet tried
   int depth_ = 0;
   std::string error_;
 };
@@ -387,8 +431,32 @@ void insert_bits(std::span<std::uint8_t> data, std::uint32_t offset, std::uint8_
   }
 }
 
+// Arrays are decoded in one pass over their slots (not one pass per usage: 1024 usages of an
+// array with 65535 slots took 1.3 s per report): value - base looks up the control directly.
 ReportDecoder::ReportDecoder(const HidDescriptor& descriptor, std::uint16_t device)
-    : d_(descriptor), device_(device), last_(descriptor.controls.size()), known_(descriptor.controls.size()) {
+    : d_(descriptor), device_(device), last_(descriptor.controls.size()), known_(descriptor.controls.size()),
+      array_index_(descriptor.arrays.size()), down_(descriptor.controls.size()) {
+  std::vector<std::pair<std::int64_t, std::int64_t>> range(d_.arrays.size(), {INT64_MAX, INT64_MIN});
+  for (const HidControl& c : d_.controls) {
+    if (c.array < 0) continue;
+    auto& [lo, hi] = range[static_cast<std::size_t>(c.array)];
+    lo = std::min<std::int64_t>(lo, c.array_value), hi = std::max<std::int64_t>(hi, c.array_value);
+    array_index_[static_cast<std::size_t>(c.array)].is_signed = c.is_signed;
+  }
+  for (std::size_t a = 0; a < d_.arrays.size(); ++a) {
+    if (range[a].first > range[a].second) continue;  // no usable usage: nothing to look up
+    ArrayIndex& ix = array_index_[a];
+    // The parser gives an array at most max_controls (1024) consecutive values from logical_min.
+    ix.first = slot_control_.size(), ix.size = static_cast<std::size_t>(range[a].second - range[a].first + 1);
+    ix.base = range[a].first;
+    slot_control_.resize(ix.first + ix.size, -1);
+  }
+  for (std::size_t i = 0; i < d_.controls.size(); ++i) {
+    const HidControl& c = d_.controls[i];
+    if (c.array < 0) continue;
+    const ArrayIndex& ix = array_index_[static_cast<std::size_t>(c.array)];
+    slot_control_[ix.first + static_cast<std::size_t>(c.array_value - ix.base)] = static_cast<int>(i);
+  }
   reset();
 }
 
@@ -412,14 +480,25 @@ DecodeStatus ReportDecoder::decode(std::span<const std::uint8_t> report, std::in
   const HidReportLayout* layout = d_.report(ReportType::input, id);
   if (!layout) return DecodeStatus::unknown_report_id;
   if (data.size() * 8 < layout->bits) return DecodeStatus::too_short;
+  for (std::size_t a = 0; a < d_.arrays.size(); ++a) {
+    const HidArray& arr = d_.arrays[a];
+    const ArrayIndex& ix = array_index_[a];
+    if (arr.type != ReportType::input || arr.report_id != id || ix.size == 0) continue;
+    for (std::size_t k = 0; k < ix.size; ++k)
+      if (const int i = slot_control_[ix.first + k]; i >= 0) down_[static_cast<std::size_t>(i)] = 0;
+    for (std::uint32_t s = 0; s < arr.count; ++s) {
+      const std::int64_t k = std::int64_t{extract_bits(data, arr.bit_offset + s * arr.bit_size, arr.bit_size,
+                                                       ix.is_signed)} - ix.base;
+      if (k < 0 || k >= static_cast<std::int64_t>(ix.size)) continue;
+      if (const int i = slot_control_[ix.first + static_cast<std::size_t>(k)]; i >= 0) down_[static_cast<std::size_t>(i)] = 1;
+    }
+  }
   for (std::size_t i = 0; i < d_.controls.size(); ++i) {
     const HidControl& c = d_.controls[i];
     if (c.type != ReportType::input || c.report_id != id) continue;
     std::int32_t v = 0;
     if (c.array >= 0) {
-      const HidArray& a = d_.arrays[static_cast<std::size_t>(c.array)];
-      for (std::uint32_t s = 0; s < a.count && v == 0; ++s)
-        v = extract_bits(data, a.bit_offset + s * a.bit_size, a.bit_size, c.is_signed) == c.array_value;
+      v = down_[i];
     } else {
       v = extract_bits(data, c.bit_offset, c.bit_size, c.is_signed);
       const bool in_range = v >= c.info.min && v <= c.info.max;

@@ -117,10 +117,20 @@ class ReportDecoder {
   std::size_t expected_size(std::uint8_t id) const;
 
  private:
+  /// Where one array's slot values map into slot_control_: value - base indexes [first, first + size).
+  struct ArrayIndex {
+    std::size_t first = 0, size = 0;
+    std::int64_t base = 0;
+    bool is_signed = false;
+  };
+
   const HidDescriptor& d_;
   std::uint16_t device_;
   std::vector<std::int32_t> last_;  ///< per control
   std::vector<bool> known_;         ///< per control: last_ holds a value
+  std::vector<ArrayIndex> array_index_;  ///< per HidDescriptor::arrays entry
+  std::vector<int> slot_control_;        ///< an array slot value -> its control, -1 for none
+  std::vector<char> down_;               ///< per control: a slot of its array holds its value now
 };
 
 /// Extracts `bits` bits (1..32) at bit offset `offset` of data, little-endian as HID

@@ -4,7 +4,9 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
+#include <filesystem>
 
 #include "devices/hid/hid_describe.hpp"
 #include "hid_test_util.hpp"
@@ -67,6 +69,115 @@ TEST_CASE("errors name the byte offset and what is wrong") {
   CHECK(parse_error({0x29, 0x05}) == "byte 0: Usage Maximum without Usage Minimum");
   CHECK(parse_error({}) == "byte 0: empty report descriptor");
   CHECK(parse_error({0xfe, 0x10, 0x00, 0x01}) == "byte 0: long item of 16 bytes runs past the end");
+}
+
+// Found by tests/fuzz/fuzz_hid_descriptor in two minutes: "more than 1024 controls" was pushed
+// again for every further control, so Report Count 0x3500ff26 (a 4-byte item) made ~900 million
+// warnings and `knoblink descriptor` died of std::bad_alloc. The input, as the fuzzer saved it
+// (u16 length, descriptor, reports), is tests/data/fuzz/hid_descriptor/oom-warnings-flood.
+TEST_CASE("regression: a huge Report Count is refused at once instead of flooding warnings") {
+  const auto saved = test::slurp(std::filesystem::path(KNOBLINK_TEST_DATA) / "fuzz" / "hid_descriptor" /
+                                 "oom-warnings-flood");
+  REQUIRE(saved.size() >= 2);
+  const std::size_t n = static_cast<std::uint8_t>(saved[0]) | std::size_t{static_cast<std::uint8_t>(saved[1])} << 8;
+  REQUIRE(saved.size() >= 2 + n);
+  const Bytes bytes(saved.begin() + 2, saved.begin() + 2 + static_cast<long>(n));
+  CHECK(n == 99);
+  CHECK(parse_error(bytes) ==
+        "byte 39: input report 0 is longer than 16383 bytes (Report Size 8 x Report Count 889257766); "
+        "hidraw reads at most 16384");
+  // The same with a 4-byte count of 0xffffffff and 1-bit fields.
+  CHECK(parse_error({0x05, 0x09, 0x19, 0x01, 0x29, 0x08, 0x15, 0x00, 0x25, 0x01, 0x75, 0x01,
+                     0x97, 0xff, 0xff, 0xff, 0xff, 0x81, 0x02}) ==
+        "byte 17: input report 0 is longer than 16383 bytes (Report Size 1 x Report Count 4294967295); "
+        "hidraw reads at most 16384");
+}
+
+TEST_CASE("regression: more than 1024 controls warns once and keeps the first 1024") {
+  // 2048 one-bit buttons, then 16 more: 1024 controls, one warning, the report still 2064 bits.
+  const auto d = parse_ok({0x05, 0x09, 0x19, 0x01, 0x29, 0x10, 0x15, 0x00, 0x25, 0x01, 0x75, 0x01,
+                           0x96, 0x00, 0x08, 0x81, 0x02,        // Report Count 2048, Input (Var)
+                           0x19, 0x01, 0x29, 0x10, 0x95, 0x10, 0x81, 0x02});
+  CHECK(d.controls.size() == 1024);
+  REQUIRE(d.warnings.size() == 1);
+  CHECK(d.warnings[0] == "byte 15: more than 1024 controls; the rest skipped");
+  REQUIRE(d.report(ReportType::input, 0));
+  CHECK(d.report(ReportType::input, 0)->bits == 2064);
+  // Arrays over a 64 Ki usage range: each range is cut, the controls stop at 1024, one warning each.
+  const Bytes keyboard_array{0x05, 0x07, 0x19, 0x00, 0x2a, 0xff, 0xff, 0x15, 0x00, 0x27, 0xff, 0xff, 0x00, 0x00,
+                             0x75, 0x10, 0x95, 0x06, 0x81, 0x00};
+  Bytes twice = keyboard_array;
+  twice.insert(twice.end(), keyboard_array.begin() + 2, keyboard_array.end());
+  const auto k = parse_ok(twice);
+  CHECK(k.controls.size() == 1024);  // 1020 keys from the first (ids 0..3 are no keys), 4 from the second
+  CHECK(k.warnings == std::vector<std::string>{"byte 4: usage range of 65536 cut to 1024",
+                                               "byte 22: usage range of 65536 cut to 1024",
+                                               "byte 36: more than 1024 controls; the rest skipped"});
+}
+
+TEST_CASE("regression: local usages are bounded and a range ending at 0xffffffff ends") {
+  // Usage Minimum/Maximum 0xfffffff0..0xffffffff (4-byte, vendor page 0xffff): 16 controls.
+  const auto d = parse_ok({0x1b, 0xf0, 0xff, 0xff, 0xff, 0x2b, 0xff, 0xff, 0xff, 0xff, 0x15, 0x00, 0x25, 0x01,
+                           0x75, 0x01, 0x95, 0x10, 0x81, 0x02});
+  CHECK(d.controls.size() == 16);
+  CHECK(d.controls.back().usage == 0xffffffffu);
+  // Two ranges of 1024 before one main item: the second is ignored, with one warning.
+  const auto e = parse_ok({0x05, 0x09, 0x19, 0x01, 0x2a, 0x00, 0x04, 0x19, 0x01, 0x2a, 0x00, 0x04,
+                           0x15, 0x00, 0x25, 0x01, 0x75, 0x01, 0x95, 0x08, 0x81, 0x02});
+  CHECK(e.controls.size() == 8);
+  CHECK(e.warnings == std::vector<std::string>{"byte 9: more than 1024 usages for one main item; the rest ignored"});
+}
+
+TEST_CASE("regression: an array of 1024 usages and 65535 slots decodes in one pass") {
+  // Buttons 1..1024 as an array of 8191 16-bit slots (values 1..1024). The decoder scanned every
+  // slot once per usage: 8 million reads per report (65535 slots: 67 million, 1.3 s a report).
+  const auto d = parse_ok({0x05, 0x09, 0x19, 0x01, 0x2a, 0x00, 0x04, 0x15, 0x01, 0x26, 0x00, 0x04,
+                           0x75, 0x10, 0x96, 0xff, 0x1f, 0x81, 0x00});  // 16 bits x 8191 slots
+  REQUIRE(d.controls.size() == 1024);
+  REQUIRE(d.arrays.size() == 1);
+  ReportDecoder dec(d, 0);
+  Bytes report(8191 * 2, 0);
+  report[8000 * 2] = 5;             // slot 8000 holds button5
+  report[8190 * 2] = 0x00, report[8190 * 2 + 1] = 0x04;  // the last slot holds button1024
+  std::vector<ControlEvent> out;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 100; ++i) {
+    out.clear();
+    REQUIRE(dec.decode(report, i, out) == DecodeStatus::ok);
+    if (i == 0) {
+      REQUIRE(out.size() == 2);
+      CHECK((out[0].control.view() == "button5" && out[0].value == 1));
+      CHECK((out[1].control.view() == "button1024" && out[1].value == 1));
+    } else {
+      CHECK(out.empty());
+    }
+  }
+  // 100 reports: ~16 s before, ~10 ms now (~100 ms under ASan).
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(2));
+  report[8000 * 2] = 0;
+  out.clear();
+  REQUIRE(dec.decode(report, 100, out) == DecodeStatus::ok);
+  REQUIRE(out.size() == 1);
+  CHECK((out[0].control.view() == "button5" && out[0].value == 0));
+}
+
+TEST_CASE("regression: every input the HID fuzzer saved parses with bounded warnings") {
+  for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::path(KNOBLINK_TEST_DATA) / "fuzz" /
+                                                               "hid_descriptor")) {
+    INFO(entry.path());
+    const auto saved = test::slurp(entry.path());
+    const std::size_t n = saved.size() < 2 ? 0 : static_cast<std::uint8_t>(saved[0]) |
+                                                     std::size_t{static_cast<std::uint8_t>(saved[1])} << 8;
+    const Bytes bytes(saved.begin() + std::min<long>(2, static_cast<long>(saved.size())),
+                      saved.begin() + static_cast<long>(std::min(saved.size(), 2 + n)));
+    const ParseResult r = parse_descriptor(bytes);
+    if (r.descriptor) {
+      CHECK(r.descriptor->controls.size() <= 1024);
+      CHECK(r.descriptor->warnings.size() <= bytes.size() + 1);
+    } else {
+      CHECK_FALSE(r.error.empty());
+    }
+  }
 }
 
 TEST_CASE("Logical Maximum is unsigned unless Logical Minimum is negative") {
