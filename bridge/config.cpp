@@ -247,6 +247,67 @@ HidConfig parse_hid(Checker& c, const YAML::Node& h) {
   return hc;
 }
 
+/// A CC control name of a midi: device's encodings/fourteen_bit; false (reported) otherwise.
+bool midi_cc(Checker& c, const YAML::Node& n, const char* key, bool fourteen_bit, std::string& out) {
+  const auto s = c.string(n, key);
+  if (!s) return false;
+  const auto id = parse_midi_control(*s);
+  if (!id || id->type != MidiControlId::Type::cc || (fourteen_bit && id->number > 31)) {
+    c.error(n, std::string(key) + ": '" + *s + "' is not " + (fourteen_bit ? "a 14-bit MSB CC" : "a CC control"),
+            fourteen_bit ? "cc<channel 1..16>_<CC 0..31>, e.g. cc1_7 (CC 39 is its LSB)"
+                         : "cc<channel 1..16>_<CC 0..127>, e.g. cc1_16");
+    return false;
+  }
+  out = *s;
+  return true;
+}
+
+MidiConfig parse_midi(Checker& c, const YAML::Node& m) {
+  MidiConfig mc;
+  if (!c.keys(m, "midi", {"port", "api", "encodings", "fourteen_bit"})) return mc;
+  if (m["port"]) {
+    if (auto p = c.string(m["port"], "port")) mc.port = *p;
+    if (mc.port.empty()) c.error(m["port"], "midi port is empty", "a part of the port name, e.g. port: \"nanoKONTROL\" (see `knoblink list`)");
+  } else {
+    c.error(m, "midi needs port", "port: \"<part of the port name>\", e.g. port: \"nanoKONTROL\" (see `knoblink list`)");
+  }
+  if (m["api"])
+    if (auto a = c.string(m["api"], "api")) {
+      if (*a == "alsa" || *a == "jack") mc.api = *a;
+      else c.error(m["api"], "midi api '" + *a + "' is not known", "alsa (the default) or jack");
+    }
+  if (const auto& e = m["encodings"]) {
+    if (!e.IsMap()) {
+      c.error(e, "encodings must map CC controls to encodings", "e.g. encodings: {cc1_16: twos}; twos, offset or sign");
+    } else {
+      for (const auto& kv : e) {
+        std::string name;
+        if (!midi_cc(c, kv.first, "encodings", false, name)) continue;
+        const auto enc = kv.second.IsScalar() ? parse_midi_encoding(kv.second.Scalar()) : std::nullopt;
+        if (!enc) {
+          c.error(kv.second, "encoding of " + name + " is not known", "twos, offset or sign (docs/midi.md)");
+          continue;
+        }
+        mc.encodings.emplace_back(name, *enc);
+      }
+    }
+  }
+  if (const auto& f = m["fourteen_bit"]) {
+    if (!f.IsSequence()) {
+      c.error(f, "fourteen_bit must be a list of MSB CC controls", "e.g. fourteen_bit: [cc1_7]");
+    } else {
+      for (const auto& item : f) {
+        std::string name;
+        if (!midi_cc(c, item, "fourteen_bit", true, name)) continue;
+        for (const auto& [enc_name, enc] : mc.encodings)
+          if (enc_name == name) c.error(item, name + " is both an encoder and a 14-bit CC", "give it one of them");
+        mc.fourteen_bit.push_back(name);
+      }
+    }
+  }
+  return mc;
+}
+
 void parse_devices(Checker& c, const YAML::Node& n, Config& cfg) {
   if (!n.IsMap()) {
     c.error(n, "devices must map names to devices", "e.g. devices: {box: {serial: {port: auto}}}");
@@ -261,14 +322,15 @@ void parse_devices(Checker& c, const YAML::Node& n, Config& cfg) {
       continue;
     }
     const auto& body = kv.second;
-    if (!c.keys(body, "a device", {"serial", "hid"})) continue;
-    if ((body["serial"] ? 1 : 0) + (body["hid"] ? 1 : 0) != 1) {
-      c.error(kv.first, "device '" + d.name + "' needs exactly one of serial or hid",
-              "e.g. serial: {port: auto} or hid: {match: \"054c:05c4\"}");
+    if (!c.keys(body, "a device", {"serial", "hid", "midi"})) continue;
+    if ((body["serial"] ? 1 : 0) + (body["hid"] ? 1 : 0) + (body["midi"] ? 1 : 0) != 1) {
+      c.error(kv.first, "device '" + d.name + "' needs exactly one of serial, hid or midi",
+              "e.g. serial: {port: auto}, hid: {match: \"054c:05c4\"} or midi: {port: \"nanoKONTROL\"}");
       continue;
     }
     if (body["serial"]) d.kind = parse_serial(c, body["serial"]);
-    else d.kind = parse_hid(c, body["hid"]);
+    else if (body["hid"]) d.kind = parse_hid(c, body["hid"]);
+    else d.kind = parse_midi(c, body["midi"]);
     if (cfg.device_index(d.name) >= 0) {
       c.error(kv.first, "device '" + d.name + "' is declared twice", "use a different name");
       continue;

@@ -11,6 +11,9 @@
 #include "devices/hid/hid_describe.hpp"
 #include "devices/hid/hid_source.hpp"
 #endif
+#ifdef KNOBLINK_WITH_MIDI
+#include "devices/midi/midi_source.hpp"
+#endif
 
 namespace knoblink {
 
@@ -63,6 +66,21 @@ std::unique_ptr<DeviceSource> make_hid(DeviceContext& context, std::uint16_t ind
 #endif
 }
 
+std::unique_ptr<DeviceSource> make_midi(DeviceContext& context, std::uint16_t index, const std::string& name,
+                                        const MidiConfig& config, EventSink& sink, [[maybe_unused]] std::string& error) {
+#ifdef KNOBLINK_WITH_MIDI
+  midi::MidiSourceOptions options;
+  options.label = name;
+  return std::make_unique<PostedDevice>(context.io, sink, [&](EventSink& posted) {
+    return std::make_unique<midi::MidiSource>(index, config, posted, nullptr, options);
+  });
+#else
+  (void)context, (void)index, (void)config, (void)sink;
+  error = name + ": MIDI devices are not supported by this build (KNOBLINK_WITH_MIDI=OFF)";
+  return nullptr;
+#endif
+}
+
 bool list_serial(std::ostream& out, std::ostream& err) {
   std::string error;
   const auto ports = list_serial_ports(error);
@@ -84,11 +102,38 @@ bool list_hid(std::ostream& out, std::ostream&) {
 }
 #endif
 
+#ifdef KNOBLINK_WITH_MIDI
+/// The MIDI input ports of each API, each with the line that opens it. ALSA names end in
+/// "client:port" numbers that change between boots, so the line leaves them out.
+bool list_midi(std::ostream& out, std::ostream&) {
+  for (const char* api : {"alsa", "jack"}) {
+    out << "MIDI ports (" << api << "):\n";
+    std::string error;
+    auto backend = midi::make_rtmidi_backend(api, "list", error);
+    const auto ports = backend ? backend->inputs(error) : std::vector<std::string>{};
+    if (!error.empty()) out << "  (" << error << ")\n";
+    else if (ports.empty()) out << "  (none)\n";
+    for (const auto& port : ports) {
+      std::string part = port;
+      if (std::string_view(api) == "alsa")
+        if (const auto sp = part.rfind(' '); sp != std::string::npos && part.find(':', sp) != std::string::npos)
+          part.erase(sp);
+      out << "  " << port << "\n    midi: {port: \"" << part << "\"" << (std::string_view(api) == "jack" ? ", api: jack" : "")
+          << "}\n";
+    }
+  }
+  return true;
+}
+#endif
+
 /// Every kind `knoblink list` asks, in order.
 constexpr bool (*kListers[])(std::ostream&, std::ostream&) = {
     list_serial,
 #ifdef KNOBLINK_WITH_HID
     list_hid,
+#endif
+#ifdef KNOBLINK_WITH_MIDI
+    list_midi,
 #endif
 };
 
@@ -104,6 +149,7 @@ std::unique_ptr<DeviceSource> make_device(DeviceContext& context, std::uint16_t 
         using T = std::decay_t<decltype(kind)>;
         if constexpr (std::is_same_v<T, SerialConfig>) return make_serial(context, index, config.name, kind, sink, error);
         else if constexpr (std::is_same_v<T, HidConfig>) return make_hid(context, index, config.name, kind, sink, error);
+        else if constexpr (std::is_same_v<T, MidiConfig>) return make_midi(context, index, config.name, kind, sink, error);
         else static_assert(sizeof(T) == 0, "a device kind without a factory case");
       },
       config.kind);

@@ -47,7 +47,7 @@ TEST_CASE("a bad uid is an error naming where and what to write") {
   CHECK_THAT(errors_of("devices: {box: {serial: {uid: 12345678901234567}}}\n")[0], Catch::Contains("is not a device uid"));
   CHECK_THAT(errors_of("devices: {box: {serial: {uid: [1]}}}\n")[0], Catch::Contains("uid must be a single value"));
   CHECK_THAT(errors_of("devices: {box: {serial: {}, hid: {match: '054c:05c4'}}}\n")[0],
-             Catch::Contains("needs exactly one of serial or hid"));
+             Catch::Contains("needs exactly one of serial, hid"));
 }
 
 TEST_CASE("the factory makes one source per kind, not started") {

@@ -1,0 +1,149 @@
+// The only file that uses RtMidi.
+#include <rtmidi/RtMidi.h>
+
+#include "devices/midi/midi_backend.hpp"
+
+namespace knoblink::midi {
+
+namespace {
+
+constexpr const char* kOwnPrefix = "knoblink-";
+
+RtMidi::Api parse_api(const std::string& api) { return api == "jack" ? RtMidi::UNIX_JACK : RtMidi::LINUX_ALSA; }
+
+/// RtMidi prints warnings to stderr unless an error callback takes them; we keep the last.
+void keep_error(RtMidiError::Type, const std::string& text, void* user) { *static_cast<std::string*>(user) = text; }
+
+template <class Port>
+std::vector<std::string> names(Port& port, std::string& error) {
+  std::vector<std::string> out;
+  try {
+    const unsigned n = port.getPortCount();
+    for (unsigned i = 0; i < n; ++i) {
+      auto name = port.getPortName(i);
+      if (!name.empty() && name.rfind(kOwnPrefix, 0) != 0) out.push_back(std::move(name));
+    }
+  } catch (const RtMidiError& e) {
+    error = "listing MIDI ports: " + e.getMessage();
+  }
+  return out;
+}
+
+template <class Port>
+int find(Port& port, const std::string& name) {
+  const unsigned n = port.getPortCount();
+  for (unsigned i = 0; i < n; ++i)
+    if (port.getPortName(i) == name) return static_cast<int>(i);
+  return -1;
+}
+
+class RtInput final : public MidiInput {
+ public:
+  RtInput(std::unique_ptr<RtMidiIn> in, MidiBytes on_bytes) : in_(std::move(in)), on_bytes_(std::move(on_bytes)) {}
+  ~RtInput() override {
+    in_->cancelCallback();
+    in_->closePort();
+  }
+  static void callback(double, std::vector<unsigned char>* message, void* user) {
+    auto* self = static_cast<RtInput*>(user);
+    if (message && !message->empty()) self->on_bytes_({message->data(), message->size()});
+  }
+  std::unique_ptr<RtMidiIn> in_;
+  MidiBytes on_bytes_;
+  std::string last_error_;
+};
+
+class RtOutput final : public MidiOutput {
+ public:
+  explicit RtOutput(std::unique_ptr<RtMidiOut> out) : out_(std::move(out)) {}
+  ~RtOutput() override { out_->closePort(); }
+  std::string send(std::span<const std::uint8_t> message) override {
+    last_error_.clear();
+    try {
+      out_->sendMessage(message.data(), message.size());
+    } catch (const RtMidiError& e) {
+      return e.getMessage();
+    }
+    return last_error_;
+  }
+  std::unique_ptr<RtMidiOut> out_;
+  std::string last_error_;
+};
+
+class RtBackend final : public MidiBackend {
+ public:
+  RtBackend(RtMidi::Api api, std::string label) : api_(api), label_(std::move(label)) {
+    list_in_ = std::make_unique<RtMidiIn>(api_, kOwnPrefix + label_ + "-list");
+    list_in_->setErrorCallback(keep_error, &list_error_);
+    list_out_ = std::make_unique<RtMidiOut>(api_, kOwnPrefix + label_ + "-list");
+    list_out_->setErrorCallback(keep_error, &list_error_);
+  }
+  std::vector<std::string> inputs(std::string& error) override { return names(*list_in_, error); }
+  std::vector<std::string> outputs(std::string& error) override { return names(*list_out_, error); }
+
+  std::unique_ptr<MidiInput> open_input(const std::string& name, MidiBytes on_bytes, std::string& error) override {
+    try {
+      auto in = std::make_unique<RtMidiIn>(api_, kOwnPrefix + label_, 1024);
+      auto input = std::make_unique<RtInput>(std::move(in), std::move(on_bytes));
+      input->in_->setErrorCallback(keep_error, &input->last_error_);
+      const int i = find(*input->in_, name);
+      if (i < 0) {
+        error = "opening MIDI input \"" + name + "\": it is gone";
+        return nullptr;
+      }
+      input->in_->ignoreTypes(false, true, true);  // SysEx in (to count it); clock and active sensing out
+      input->in_->setCallback(&RtInput::callback, input.get());
+      input->in_->openPort(static_cast<unsigned>(i), "in");
+      if (!input->in_->isPortOpen()) {
+        error = "opening MIDI input \"" + name + "\": " + input->last_error_;
+        return nullptr;
+      }
+      return input;
+    } catch (const RtMidiError& e) {
+      error = "opening MIDI input \"" + name + "\": " + e.getMessage();
+      return nullptr;
+    }
+  }
+
+  std::unique_ptr<MidiOutput> open_output(const std::string& name, std::string& error) override {
+    try {
+      auto out = std::make_unique<RtMidiOut>(api_, kOwnPrefix + label_);
+      auto output = std::make_unique<RtOutput>(std::move(out));
+      output->out_->setErrorCallback(keep_error, &output->last_error_);
+      const int i = find(*output->out_, name);
+      if (i < 0) {
+        error = "opening MIDI output \"" + name + "\": it is gone";
+        return nullptr;
+      }
+      output->out_->openPort(static_cast<unsigned>(i), "out");
+      if (!output->out_->isPortOpen()) {
+        error = "opening MIDI output \"" + name + "\": " + output->last_error_;
+        return nullptr;
+      }
+      return output;
+    } catch (const RtMidiError& e) {
+      error = "opening MIDI output \"" + name + "\": " + e.getMessage();
+      return nullptr;
+    }
+  }
+
+ private:
+  RtMidi::Api api_;
+  std::string label_;
+  std::string list_error_;
+  std::unique_ptr<RtMidiIn> list_in_;
+  std::unique_ptr<RtMidiOut> list_out_;
+};
+
+}  // namespace
+
+std::shared_ptr<MidiBackend> make_rtmidi_backend(const std::string& api, const std::string& label, std::string& error) {
+  try {
+    return std::make_shared<RtBackend>(parse_api(api), label);
+  } catch (const RtMidiError& e) {
+    error = "MIDI (" + api + "): " + e.getMessage();
+    return nullptr;
+  }
+}
+
+}  // namespace knoblink::midi
