@@ -173,8 +173,10 @@ OutputResult MidiSource::write_output(const Name& control, std::int32_t value) {
     if (input_name_.empty()) return {"not connected"};
     return {"no MIDI output port contains \"" + config_.port + "\""};
   }
-  auto err = output_->send({bytes, n});
-  if (!err.empty()) return {"writing to MIDI output \"" + output_name_ + "\": " + err};
+  for (std::size_t i = 0; i < n; i += 3) {  // one message per send (a 14-bit CC is two)
+    auto err = output_->send({bytes + i, 3});
+    if (!err.empty()) return {"writing to MIDI output \"" + output_name_ + "\": " + err};
+  }
   return {};
 }
 
