@@ -14,6 +14,9 @@
 #ifdef KNOBLINK_WITH_MIDI
 #include "devices/midi/midi_source.hpp"
 #endif
+#ifdef KNOBLINK_WITH_OSC
+#include "devices/osc/osc_source.hpp"
+#endif
 
 namespace knoblink {
 
@@ -77,6 +80,17 @@ std::unique_ptr<DeviceSource> make_midi(DeviceContext& context, std::uint16_t in
 #else
   (void)context, (void)index, (void)config, (void)sink;
   error = name + ": MIDI devices are not supported by this build (KNOBLINK_WITH_MIDI=OFF)";
+  return nullptr;
+#endif
+}
+
+std::unique_ptr<DeviceSource> make_osc(DeviceContext& context, std::uint16_t index, const std::string& name,
+                                       const OscConfig& config, EventSink& sink, [[maybe_unused]] std::string& error) {
+#ifdef KNOBLINK_WITH_OSC
+  return std::make_unique<osc::OscSource>(context.io, index, name, config, sink);  // on the io thread: no posting
+#else
+  (void)context, (void)index, (void)config, (void)sink;
+  error = name + ": OSC devices are not supported by this build (KNOBLINK_WITH_OSC=OFF)";
   return nullptr;
 #endif
 }
@@ -150,6 +164,7 @@ std::unique_ptr<DeviceSource> make_device(DeviceContext& context, std::uint16_t 
         if constexpr (std::is_same_v<T, SerialConfig>) return make_serial(context, index, config.name, kind, sink, error);
         else if constexpr (std::is_same_v<T, HidConfig>) return make_hid(context, index, config.name, kind, sink, error);
         else if constexpr (std::is_same_v<T, MidiConfig>) return make_midi(context, index, config.name, kind, sink, error);
+        else if constexpr (std::is_same_v<T, OscConfig>) return make_osc(context, index, config.name, kind, sink, error);
         else static_assert(sizeof(T) == 0, "a device kind without a factory case");
       },
       config.kind);
