@@ -346,11 +346,11 @@ OscConfig parse_osc(Checker& c, const YAML::Node& o) {
     YAML::Node address = v;
     if (v.IsMap()) {
       if (!c.keys(v, "an osc control", {"address", "range", "kind"})) continue;
-      address.reset(v["address"]);  // reset: Node's = would write into v
-      if (!address) {
+      if (!v["address"]) {
         c.error(v, "osc control " + ctl.name + " needs address", "e.g. {address: \"/1/fader1\", range: [0, 1]}");
         continue;
       }
+      address.reset(v["address"]);  // reset: Node's = would write into v
       if (v["range"] && !c.pair(v["range"], "range", ctl.lo, ctl.hi)) continue;
       if (v["kind"]) {
         const auto k = v["kind"].IsScalar() ? parse_kind(v["kind"].Scalar()) : std::nullopt;
