@@ -187,7 +187,7 @@ std::size_t encode_output(const MidiControlId& id, bool fourteen_bit, std::int32
         out[3] = 0xB0 | ch, out[4] = static_cast<std::uint8_t>(id.number + 32), out[5] = static_cast<std::uint8_t>(v & 0x7F);
         return 6;
       }
-      out[0] = 0xB0 | ch, out[1] = id.number, out[2] = u7(value);
+      out[0] = 0xB0 | ch, out[1] = id.number, out[2] = value == 1 ? 127 : u7(value);  // led: on = 127
       return 3;
     case T::note:
       if (value <= 0) {

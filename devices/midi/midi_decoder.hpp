@@ -66,9 +66,10 @@ class Decoder {
 /// Writes the name of id into buf (at least 16 chars); returns its length.
 std::size_t format_control(const MidiControlId& id, char* buf);
 
-/// The bytes that set output id to value (docs/midi.md, "Feedback"): cc -> CC value 0..127
-/// (14-bit: MSB then LSB, 0..16383), note -> note on with velocity 127 for 1, the value
-/// for 2..127, note off for 0; pb -> pitch bend 0..16383. Values are clamped. Returns the
+/// The bytes that set output id to value (docs/midi.md, "Feedback"): cc -> CC value (1, a
+/// lit led:, is sent as 127; 0 and 2..127 as they are; 14-bit: MSB then LSB, 0..16383),
+/// note -> note on with velocity 127 for 1, the value for 2..127, note off for 0;
+/// pb -> pitch bend 0..16383. Values are clamped. Returns the
 /// length written to out (0: id is not an output, i.e. vel).
 std::size_t encode_output(const MidiControlId& id, bool fourteen_bit, std::int32_t value, std::uint8_t out[6]);
 

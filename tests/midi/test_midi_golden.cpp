@@ -151,6 +151,8 @@ TEST_CASE("MIDI feedback bytes: CC, 14-bit CC, note on/off, pitch bend, clamped"
   };
   CHECK(bytes("cc1_7", false, 100) == std::vector<int>{0xB0, 7, 100});
   CHECK(bytes("cc16_7", false, 300) == std::vector<int>{0xBF, 7, 127});
+  CHECK(bytes("cc1_41", false, 1) == std::vector<int>{0xB0, 41, 127});  // a lit led:
+  CHECK(bytes("cc1_41", false, 0) == std::vector<int>{0xB0, 41, 0});
   CHECK(bytes("cc1_7", true, 8193) == std::vector<int>{0xB0, 7, 64, 0xB0, 39, 1});
   CHECK(bytes("note1_36", false, 1) == std::vector<int>{0x90, 36, 127});
   CHECK(bytes("note1_36", false, 5) == std::vector<int>{0x90, 36, 5});
