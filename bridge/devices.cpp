@@ -49,49 +49,57 @@ std::unique_ptr<DeviceSource> make_serial(DeviceContext& context, std::uint16_t 
   return std::make_unique<SerialSource>(context.io, index, name, config, sink, context.serial_ports);
 }
 
-std::unique_ptr<DeviceSource> make_hid(DeviceContext& context, std::uint16_t index, const std::string& name,
-                                       const HidConfig& config, EventSink& sink, std::string& error) {
+/// A kind this build leaves out: null, and an error naming the device and the option.
+[[maybe_unused]] std::unique_ptr<DeviceSource> not_built(const std::string& name, const char* kind, const char* option,
+                                        std::string& error) {
+  error = name + ": " + kind + " devices are not supported by this build (" + option + "=OFF)";
+  return nullptr;
+}
+
+/// A Source that reads on a thread of its own, made as Source(index, what, sink, nullptr,
+/// options) with options.label = name, behind a PostedDevice.
+template <class Source, class Options, class What>
+std::unique_ptr<DeviceSource> posted(DeviceContext& context, std::uint16_t index, const std::string& name,
+                                     const What& what, EventSink& sink) {
+  Options options;
+  options.label = name;
+  return std::make_unique<PostedDevice>(context.io, sink, [&](EventSink& to) {
+    return std::make_unique<Source>(index, what, to, nullptr, options);
+  });
+}
+
+std::unique_ptr<DeviceSource> make_hid([[maybe_unused]] DeviceContext& context, [[maybe_unused]] std::uint16_t index,
+                                       const std::string& name, [[maybe_unused]] const HidConfig& config,
+                                       [[maybe_unused]] EventSink& sink, std::string& error) {
 #ifdef KNOBLINK_WITH_HID
   const auto match = hid::HidMatch::parse(config.match, error);
   if (!match) {
     error = name + ": " + error;
     return nullptr;
   }
-  hid::HidSourceOptions options;
-  options.label = name;
-  return std::make_unique<PostedDevice>(context.io, sink, [&](EventSink& posted) {
-    return std::make_unique<hid::HidSource>(index, *match, posted, nullptr, options);
-  });
+  return posted<hid::HidSource, hid::HidSourceOptions>(context, index, name, *match, sink);
 #else
-  (void)context, (void)index, (void)config, (void)sink;
-  error = name + ": HID devices are not supported by this build (KNOBLINK_WITH_HID=OFF)";
-  return nullptr;
+  return not_built(name, "HID", "KNOBLINK_WITH_HID", error);
 #endif
 }
 
-std::unique_ptr<DeviceSource> make_midi(DeviceContext& context, std::uint16_t index, const std::string& name,
-                                        const MidiConfig& config, EventSink& sink, [[maybe_unused]] std::string& error) {
+std::unique_ptr<DeviceSource> make_midi([[maybe_unused]] DeviceContext& context, [[maybe_unused]] std::uint16_t index,
+                                        const std::string& name, [[maybe_unused]] const MidiConfig& config,
+                                        [[maybe_unused]] EventSink& sink, [[maybe_unused]] std::string& error) {
 #ifdef KNOBLINK_WITH_MIDI
-  midi::MidiSourceOptions options;
-  options.label = name;
-  return std::make_unique<PostedDevice>(context.io, sink, [&](EventSink& posted) {
-    return std::make_unique<midi::MidiSource>(index, config, posted, nullptr, options);
-  });
+  return posted<midi::MidiSource, midi::MidiSourceOptions>(context, index, name, config, sink);
 #else
-  (void)context, (void)index, (void)config, (void)sink;
-  error = name + ": MIDI devices are not supported by this build (KNOBLINK_WITH_MIDI=OFF)";
-  return nullptr;
+  return not_built(name, "MIDI", "KNOBLINK_WITH_MIDI", error);
 #endif
 }
 
-std::unique_ptr<DeviceSource> make_osc(DeviceContext& context, std::uint16_t index, const std::string& name,
-                                       const OscConfig& config, EventSink& sink, [[maybe_unused]] std::string& error) {
+std::unique_ptr<DeviceSource> make_osc([[maybe_unused]] DeviceContext& context, [[maybe_unused]] std::uint16_t index,
+                                       const std::string& name, [[maybe_unused]] const OscConfig& config,
+                                       [[maybe_unused]] EventSink& sink, [[maybe_unused]] std::string& error) {
 #ifdef KNOBLINK_WITH_OSC
   return std::make_unique<osc::OscSource>(context.io, index, name, config, sink);  // on the io thread: no posting
 #else
-  (void)context, (void)index, (void)config, (void)sink;
-  error = name + ": OSC devices are not supported by this build (KNOBLINK_WITH_OSC=OFF)";
-  return nullptr;
+  return not_built(name, "OSC", "KNOBLINK_WITH_OSC", error);
 #endif
 }
 

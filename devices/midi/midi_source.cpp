@@ -39,20 +39,10 @@ MidiSource::MidiSource(std::uint16_t device, MidiConfig config, EventSink& sink,
 
 MidiSource::~MidiSource() { stop(); }
 
-void MidiSource::start() {
-  std::lock_guard lock(mutex_);
-  if (started_) return;
-  started_ = true;
-  thread_ = std::thread([this] { run(); });
-}
+void MidiSource::start() { watcher_.start(std::chrono::milliseconds(options_.poll_ms), [this] { step(); }); }
 
 void MidiSource::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  watcher_.stop();
   std::unique_ptr<MidiInput> input;
   {
     std::lock_guard lock(mutex_);
@@ -60,16 +50,6 @@ void MidiSource::stop() {
     output_.reset();
   }
   input.reset();
-}
-
-void MidiSource::run() {
-  std::unique_lock lock(mutex_);
-  while (!stopping_) {
-    lock.unlock();
-    step();
-    lock.lock();
-    wake_.wait_for(lock, std::chrono::milliseconds(options_.poll_ms), [&] { return stopping_; });
-  }
 }
 
 void MidiSource::problem(Severity severity, const std::string& text) {
@@ -183,7 +163,7 @@ OutputResult MidiSource::write_output(const Name& control, std::int32_t value) {
 DeviceDescription MidiSource::describe() const {
   std::lock_guard lock(mutex_);
   DeviceDescription d{"midi", options_.label, input_name_, {}};
-  if (!started_ || stopping_) d.state = stopping_ ? "stopped" : "not started";
+  if (!watcher_.started() || watcher_.stopped()) d.state = watcher_.stopped() ? "stopped" : "not started";
   else if (!input_name_.empty()) d.state = "connected";
   else d.state = "waiting: " + (waiting_.empty() ? std::string("looking for the port") : waiting_);
   return d;

@@ -5,15 +5,14 @@
 // reopened when it is back.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 
 #include "devices/device_source.hpp"
 #include "devices/event_sink.hpp"
+#include "devices/poll_thread.hpp"
 #include "devices/midi/midi_backend.hpp"
 #include "devices/midi/midi_config.hpp"
 #include "devices/midi/midi_decoder.hpp"
@@ -51,7 +50,6 @@ class MidiSource final : public DeviceSource {
   void on_bytes(std::span<const std::uint8_t> bytes);
   void problem(Severity severity, const std::string& text);
   void close(const std::string& why);
-  void run();
 
   const std::uint16_t device_;
   const MidiConfig config_;
@@ -69,10 +67,7 @@ class MidiSource final : public DeviceSource {
   std::unique_ptr<MidiInput> input_;
   std::unique_ptr<MidiOutput> output_;
   std::string input_name_, output_name_, waiting_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  bool started_ = false;
-  std::thread thread_;
+  PollThread watcher_;  ///< calls step() every poll_ms
 };
 
 }  // namespace knoblink::midi

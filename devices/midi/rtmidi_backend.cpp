@@ -82,52 +82,45 @@ class RtBackend final : public MidiBackend {
   std::vector<std::string> outputs(std::string& error) override { return names(*list_out_, error); }
 
   std::unique_ptr<MidiInput> open_input(const std::string& name, MidiBytes on_bytes, std::string& error) override {
-    try {
-      auto in = std::make_unique<RtMidiIn>(api_, kOwnPrefix + label_, 1024);
+    return open<RtMidiIn, RtInput>("input", name, error, [&](std::unique_ptr<RtMidiIn> in) {
       auto input = std::make_unique<RtInput>(std::move(in), std::move(on_bytes));
-      input->in_->setErrorCallback(keep_error, &input->last_error_);
-      const int i = find(*input->in_, name);
-      if (i < 0) {
-        error = "opening MIDI input \"" + name + "\": it is gone";
-        return nullptr;
-      }
       input->in_->ignoreTypes(false, true, true);  // SysEx in (to count it); clock and active sensing out
       input->in_->setCallback(&RtInput::callback, input.get());
-      input->in_->openPort(static_cast<unsigned>(i), "in");
-      if (!input->in_->isPortOpen()) {
-        error = "opening MIDI input \"" + name + "\": " + input->last_error_;
-        return nullptr;
-      }
       return input;
-    } catch (const RtMidiError& e) {
-      error = "opening MIDI input \"" + name + "\": " + e.getMessage();
-      return nullptr;
-    }
+    });
   }
 
   std::unique_ptr<MidiOutput> open_output(const std::string& name, std::string& error) override {
-    try {
-      auto out = std::make_unique<RtMidiOut>(api_, kOwnPrefix + label_);
-      auto output = std::make_unique<RtOutput>(std::move(out));
-      output->out_->setErrorCallback(keep_error, &output->last_error_);
-      const int i = find(*output->out_, name);
-      if (i < 0) {
-        error = "opening MIDI output \"" + name + "\": it is gone";
-        return nullptr;
-      }
-      output->out_->openPort(static_cast<unsigned>(i), "out");
-      if (!output->out_->isPortOpen()) {
-        error = "opening MIDI output \"" + name + "\": " + output->last_error_;
-        return nullptr;
-      }
-      return output;
-    } catch (const RtMidiError& e) {
-      error = "opening MIDI output \"" + name + "\": " + e.getMessage();
-      return nullptr;
-    }
+    return open<RtMidiOut, RtOutput>("output", name, error,
+                                     [](std::unique_ptr<RtMidiOut> out) { return std::make_unique<RtOutput>(std::move(out)); });
   }
 
  private:
+  /// Makes a client of our own, wraps it (wrap sets the callback before the port opens),
+  /// opens the port named exactly name on it; null with error set when that fails.
+  template <class Port, class Wrapped, class Wrap>
+  std::unique_ptr<Wrapped> open(const char* what, const std::string& name, std::string& error, Wrap wrap) {
+    const auto fail = [&](const std::string& why) {
+      error = std::string("opening MIDI ") + what + " \"" + name + "\": " + why;
+      return nullptr;
+    };
+    try {
+      auto port = std::make_unique<Port>(api_, kOwnPrefix + label_);
+      Port& raw = *port;
+      std::string last_error;
+      raw.setErrorCallback(keep_error, &last_error);
+      const int i = find(raw, name);
+      if (i < 0) return fail("it is gone");
+      auto wrapped = wrap(std::move(port));
+      raw.openPort(static_cast<unsigned>(i), what == std::string("input") ? "in" : "out");
+      raw.setErrorCallback(keep_error, &wrapped->last_error_);
+      if (!raw.isPortOpen()) return fail(last_error);
+      return wrapped;
+    } catch (const RtMidiError& e) {
+      return fail(e.getMessage());
+    }
+  }
+
   RtMidi::Api api_;
   std::string label_;
   std::string list_error_;
