@@ -1,4 +1,5 @@
 // The only file that uses RtMidi.
+#include <jack/jack.h>
 #include <rtmidi/RtMidi.h>
 
 #include "devices/midi/midi_backend.hpp"
@@ -8,6 +9,10 @@ namespace knoblink::midi {
 namespace {
 
 constexpr const char* kOwnPrefix = "knoblink-";
+
+/// libjack prints to stderr on every failed connection ("Cannot connect to server socket",
+/// 4 lines per client while no server runs); RtMidi's own error says it in one sentence.
+void quiet(const char*) {}
 
 RtMidi::Api parse_api(const std::string& api) { return api == "jack" ? RtMidi::UNIX_JACK : RtMidi::LINUX_ALSA; }
 
@@ -78,8 +83,8 @@ class RtBackend final : public MidiBackend {
     list_out_ = std::make_unique<RtMidiOut>(api_, kOwnPrefix + label_ + "-list");
     list_out_->setErrorCallback(keep_error, &list_error_);
   }
-  std::vector<std::string> inputs(std::string& error) override { return names(*list_in_, error); }
-  std::vector<std::string> outputs(std::string& error) override { return names(*list_out_, error); }
+  std::vector<std::string> inputs(std::string& error) override { return listed(*list_in_, error); }
+  std::vector<std::string> outputs(std::string& error) override { return listed(*list_out_, error); }
 
   std::unique_ptr<MidiInput> open_input(const std::string& name, MidiBytes on_bytes, std::string& error) override {
     return open<RtMidiIn, RtInput>("input", name, error, [&](std::unique_ptr<RtMidiIn> in) {
@@ -96,6 +101,15 @@ class RtBackend final : public MidiBackend {
   }
 
  private:
+  /// The port names; RtMidi's warning (no JACK server) as the error when there are none.
+  template <class Port>
+  std::vector<std::string> listed(Port& port, std::string& error) {
+    list_error_.clear();
+    auto out = names(port, error);
+    if (out.empty() && error.empty() && !list_error_.empty()) error = list_error_;
+    return out;
+  }
+
   /// Makes a client of our own, wraps it (wrap sets the callback before the port opens),
   /// opens the port named exactly name on it; null with error set when that fails.
   template <class Port, class Wrapped, class Wrap>
@@ -131,6 +145,10 @@ class RtBackend final : public MidiBackend {
 }  // namespace
 
 std::shared_ptr<MidiBackend> make_rtmidi_backend(const std::string& api, const std::string& label, std::string& error) {
+  if (api == "jack") {
+    jack_set_error_function(quiet);
+    jack_set_info_function(quiet);
+  }
   try {
     return std::make_shared<RtBackend>(parse_api(api), label);
   } catch (const RtMidiError& e) {
