@@ -1,5 +1,6 @@
 // MIDI on a real JACK server (jackd -d dummy, one per test, under a name of its own):
 // a JACK MIDI client (midi_test_ctl, RtMidi's JACK API) is the controller.
+// - `knoblink list` shows the port with the line to paste;
 // - the real `knoblink monitor`: the controller's port appears after the bridge started
 //   and is opened (the time is printed, not asserted); CC, 14-bit CC, the three relative
 //   encodings, notes with velocity and pitch bend decode to the right values; the port
@@ -121,6 +122,10 @@ TEST_CASE("MIDI through JACK: knoblink monitor decodes a controller that appears
   const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   std::printf("midi jack: a new port was opened %.0f ms after it appeared (polled every 250 ms)\n", ms);
   REQUIRE(log_has(mon, "opened MIDI input \"testctl:ctl out\""));
+  Process list({kBin, "list"}, dir.file("list.log"));
+  REQUIRE(list.wait(20s) == std::optional<int>(0));
+  CHECK_THAT(list.log(), Catch::Contains("MIDI ports (jack):\n  testctl:ctl out\n    midi: {port: \"testctl:ctl out\", api: jack}"));
+  CHECK_THAT(list.log(), !Catch::Contains("knoblink-nano"));  // the bridge's own ports are not listed
 
   ctl->send("B0 05 2A");        // CC 5 = 42
   ctl->send("B0 07 40");        // 14-bit CC 7: MSB 64 ...
