@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
+#include <arpa/inet.h>
+
 #include <fstream>
 #include <initializer_list>
 #include <regex>
@@ -323,6 +325,138 @@ HidConfig parse_hid(Checker& c, const YAML::Node& h) {
   return hc;
 }
 
+/// A CC control name of a midi: device's encodings/fourteen_bit; false (reported) otherwise.
+bool midi_cc(Checker& c, const YAML::Node& n, const char* key, bool fourteen_bit, std::string& out) {
+  const auto s = c.string(n, key);
+  if (!s) return false;
+  const auto id = parse_midi_control(*s);
+  if (!id || id->type != MidiControlId::Type::cc || (fourteen_bit && id->number > 31)) {
+    c.error(n, std::string(key) + ": '" + *s + "' is not " + (fourteen_bit ? "a 14-bit MSB CC" : "a CC control"),
+            fourteen_bit ? "cc<channel 1..16>_<CC 0..31>, e.g. cc1_7 (CC 39 is its LSB)"
+                         : "cc<channel 1..16>_<CC 0..127>, e.g. cc1_16");
+    return false;
+  }
+  out = *s;
+  return true;
+}
+
+MidiConfig parse_midi(Checker& c, const YAML::Node& m) {
+  MidiConfig mc;
+  if (!c.keys(m, "midi", {"port", "api", "encodings", "fourteen_bit"})) return mc;
+  if (m["port"]) {
+    if (auto p = c.string(m["port"], "port")) mc.port = *p;
+    if (mc.port.empty()) c.error(m["port"], "midi port is empty", "a part of the port name, e.g. port: \"nanoKONTROL\" (see `knoblink list`)");
+  } else {
+    c.error(m, "midi needs port", "port: \"<part of the port name>\", e.g. port: \"nanoKONTROL\" (see `knoblink list`)");
+  }
+  if (m["api"])
+    if (auto a = c.string(m["api"], "api")) {
+      if (*a == "alsa" || *a == "jack") mc.api = *a;
+      else c.error(m["api"], "midi api '" + *a + "' is not known", "alsa (the default) or jack");
+    }
+  if (const auto& e = m["encodings"]) {
+    if (!e.IsMap()) {
+      c.error(e, "encodings must map CC controls to encodings", "e.g. encodings: {cc1_16: twos}; twos, offset or sign");
+    } else {
+      for (const auto& kv : e) {
+        std::string name;
+        if (!midi_cc(c, kv.first, "encodings", false, name)) continue;
+        const auto enc = kv.second.IsScalar() ? parse_midi_encoding(kv.second.Scalar()) : std::nullopt;
+        if (!enc) {
+          c.error(kv.second, "encoding of " + name + " is not known", "twos, offset or sign (docs/midi.md)");
+          continue;
+        }
+        mc.encodings.emplace_back(name, *enc);
+      }
+    }
+  }
+  if (const auto& f = m["fourteen_bit"]) {
+    if (!f.IsSequence()) {
+      c.error(f, "fourteen_bit must be a list of MSB CC controls", "e.g. fourteen_bit: [cc1_7]");
+    } else {
+      for (const auto& item : f) {
+        std::string name;
+        if (!midi_cc(c, item, "fourteen_bit", true, name)) continue;
+        for (const auto& [enc_name, enc] : mc.encodings)
+          if (enc_name == name) c.error(item, name + " is both an encoder and a 14-bit CC", "give it one of them");
+        mc.fourteen_bit.push_back(name);
+      }
+    }
+  }
+  return mc;
+}
+
+OscConfig parse_osc(Checker& c, const YAML::Node& o) {
+  OscConfig oc;
+  if (!c.keys(o, "osc", {"port", "host", "controls"})) return oc;
+  if (o["port"]) {
+    if (auto p = c.integer(o["port"], "port", 1, 65535)) oc.port = static_cast<std::uint16_t>(*p);
+  } else {
+    c.error(o, "osc needs port", "the UDP port the OSC sender sends to, e.g. port: 9000");
+  }
+  if (o["host"])
+    if (auto h = c.string(o["host"], "host")) {
+      unsigned char buf[16];
+      if (inet_pton(AF_INET, h->c_str(), buf) == 1 || inet_pton(AF_INET6, h->c_str(), buf) == 1) oc.host = *h;
+      else
+        c.error(o["host"], "osc host '" + *h + "' is not an IP address",
+                "127.0.0.1 (the default: this machine only), 0.0.0.0 (every network) or one of this machine's addresses");
+    }
+  const auto& cs = o["controls"];
+  if (!cs) {
+    c.error(o, "osc needs controls", "name each address, e.g. controls: {fader1: \"/1/fader1\"}");
+    return oc;
+  }
+  if (!cs.IsMap()) {
+    c.error(cs, "controls must map control names to OSC addresses", "e.g. controls: {fader1: \"/1/fader1\"}");
+    return oc;
+  }
+  for (const auto& kv : cs) {
+    OscControl ctl;
+    ctl.name = kv.first.Scalar();
+    if (!Name::from(ctl.name)) {
+      c.error(kv.first, "control name '" + ctl.name + "' is not valid", "names match [a-z][a-z0-9_]{0,15}");
+      continue;
+    }
+    const auto& v = kv.second;
+    YAML::Node address = v;
+    if (v.IsMap()) {
+      if (!c.keys(v, "an osc control", {"address", "range", "kind"})) continue;
+      if (!v["address"]) {
+        c.error(v, "osc control " + ctl.name + " needs address", "e.g. {address: \"/1/fader1\", range: [0, 1]}");
+        continue;
+      }
+      address.reset(v["address"]);  // reset: Node's = would write into v
+      if (v["range"] && !c.pair(v["range"], "range", ctl.lo, ctl.hi)) continue;
+      if (v["kind"]) {
+        const auto k = v["kind"].IsScalar() ? parse_kind(v["kind"].Scalar()) : std::nullopt;
+        if (!k || (*k != ControlKind::abs && *k != ControlKind::btn)) {
+          c.error(v["kind"], "kind of osc control " + ctl.name + " must be abs or btn",
+                  "abs (a fader: the range becomes 0..16383) or btn (1 at or above the middle of the range)");
+          continue;
+        }
+        ctl.kind = *k;
+      }
+    }
+    const auto a = c.string(address, "address");
+    if (!a) continue;
+    if (a->empty() || (*a)[0] != '/' || a->find_first_of(" #*?,[]{}") != std::string::npos) {
+      c.error(address, "OSC address '" + *a + "' is not valid",
+              "it starts with / and has no spaces or # * ? , [ ] { }, e.g. \"/1/fader1\"");
+      continue;
+    }
+    ctl.address = *a;
+    bool dup = false;
+    for (const auto& other : oc.controls) dup = dup || other.address == ctl.address;
+    if (dup) {
+      c.error(address, "OSC address " + ctl.address + " is named twice", "give each address one control name");
+      continue;
+    }
+    oc.controls.push_back(std::move(ctl));
+  }
+  return oc;
+}
+
 void parse_devices(Checker& c, const YAML::Node& n, Config& cfg) {
   if (!n.IsMap()) {
     c.error(n, "devices must map names to devices", "e.g. devices: {box: {serial: {port: auto}}}");
@@ -337,14 +471,17 @@ void parse_devices(Checker& c, const YAML::Node& n, Config& cfg) {
       continue;
     }
     const auto& body = kv.second;
-    if (!c.keys(body, "a device", {"serial", "hid"})) continue;
-    if ((body["serial"] ? 1 : 0) + (body["hid"] ? 1 : 0) != 1) {
-      c.error(kv.first, "device '" + d.name + "' needs exactly one of serial or hid",
-              "e.g. serial: {port: auto} or hid: {match: \"054c:05c4\"}");
+    if (!c.keys(body, "a device", {"serial", "hid", "midi", "osc"})) continue;
+    if ((body["serial"] ? 1 : 0) + (body["hid"] ? 1 : 0) + (body["midi"] ? 1 : 0) + (body["osc"] ? 1 : 0) != 1) {
+      c.error(kv.first, "device '" + d.name + "' needs exactly one of serial, hid, midi or osc",
+              "e.g. serial: {port: auto}, hid: {match: \"054c:05c4\"}, midi: {port: \"nanoKONTROL\"} or "
+              "osc: {port: 9000, controls: {fader1: \"/1/fader1\"}}");
       continue;
     }
     if (body["serial"]) d.kind = parse_serial(c, body["serial"]);
-    else d.kind = parse_hid(c, body["hid"]);
+    else if (body["hid"]) d.kind = parse_hid(c, body["hid"]);
+    else if (body["midi"]) d.kind = parse_midi(c, body["midi"]);
+    else d.kind = parse_osc(c, body["osc"]);
     if (cfg.device_index(d.name) >= 0) {
       c.error(kv.first, "device '" + d.name + "' is declared twice", "use a different name");
       continue;

@@ -12,6 +12,8 @@
 #include "bridge/transfer.hpp"
 #include "devices/control_event.hpp"
 #include "devices/hid/hid_config.hpp"
+#include "devices/midi/midi_config.hpp"
+#include "devices/osc/osc_config.hpp"
 #include "devices/serial_config.hpp"
 
 namespace knoblink {
@@ -27,9 +29,9 @@ struct BlenderConfig {
   friend bool operator==(const BlenderConfig&, const BlenderConfig&) = default;
 };
 
-/// One device kind's settings: the key under the device (serial:, hid:). One
+/// One device kind's settings: the key under the device (serial:, hid:, midi:, osc:). One
 /// alternative per kind; bridge/devices.cpp makes the source for each.
-using DeviceKindConfig = std::variant<SerialConfig, HidConfig>;
+using DeviceKindConfig = std::variant<SerialConfig, HidConfig, MidiConfig, OscConfig>;
 
 struct DeviceConfig {
   std::string name;  ///< the key under devices:, e.g. "box"

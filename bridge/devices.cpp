@@ -11,6 +11,12 @@
 #include "devices/hid/hid_describe.hpp"
 #include "devices/hid/hid_source.hpp"
 #endif
+#ifdef KNOBLINK_WITH_MIDI
+#include "devices/midi/midi_source.hpp"
+#endif
+#ifdef KNOBLINK_WITH_OSC
+#include "devices/osc/osc_source.hpp"
+#endif
 
 namespace knoblink {
 
@@ -43,23 +49,57 @@ std::unique_ptr<DeviceSource> make_serial(DeviceContext& context, std::uint16_t 
   return std::make_unique<SerialSource>(context.io, index, name, config, sink, context.serial_ports);
 }
 
-std::unique_ptr<DeviceSource> make_hid(DeviceContext& context, std::uint16_t index, const std::string& name,
-                                       const HidConfig& config, EventSink& sink, std::string& error) {
+/// A kind this build leaves out: null, and an error naming the device and the option.
+[[maybe_unused]] std::unique_ptr<DeviceSource> not_built(const std::string& name, const char* kind, const char* option,
+                                        std::string& error) {
+  error = name + ": " + kind + " devices are not supported by this build (" + option + "=OFF)";
+  return nullptr;
+}
+
+/// A Source that reads on a thread of its own, made as Source(index, what, sink, nullptr,
+/// options) with options.label = name, behind a PostedDevice.
+template <class Source, class Options, class What>
+std::unique_ptr<DeviceSource> posted(DeviceContext& context, std::uint16_t index, const std::string& name,
+                                     const What& what, EventSink& sink) {
+  Options options;
+  options.label = name;
+  return std::make_unique<PostedDevice>(context.io, sink, [&](EventSink& to) {
+    return std::make_unique<Source>(index, what, to, nullptr, options);
+  });
+}
+
+std::unique_ptr<DeviceSource> make_hid([[maybe_unused]] DeviceContext& context, [[maybe_unused]] std::uint16_t index,
+                                       const std::string& name, [[maybe_unused]] const HidConfig& config,
+                                       [[maybe_unused]] EventSink& sink, std::string& error) {
 #ifdef KNOBLINK_WITH_HID
   const auto match = hid::HidMatch::parse(config.match, error);
   if (!match) {
     error = name + ": " + error;
     return nullptr;
   }
-  hid::HidSourceOptions options;
-  options.label = name;
-  return std::make_unique<PostedDevice>(context.io, sink, [&](EventSink& posted) {
-    return std::make_unique<hid::HidSource>(index, *match, posted, nullptr, options);
-  });
+  return posted<hid::HidSource, hid::HidSourceOptions>(context, index, name, *match, sink);
 #else
-  (void)context, (void)index, (void)config, (void)sink;
-  error = name + ": HID devices are not supported by this build (KNOBLINK_WITH_HID=OFF)";
-  return nullptr;
+  return not_built(name, "HID", "KNOBLINK_WITH_HID", error);
+#endif
+}
+
+std::unique_ptr<DeviceSource> make_midi([[maybe_unused]] DeviceContext& context, [[maybe_unused]] std::uint16_t index,
+                                        const std::string& name, [[maybe_unused]] const MidiConfig& config,
+                                        [[maybe_unused]] EventSink& sink, [[maybe_unused]] std::string& error) {
+#ifdef KNOBLINK_WITH_MIDI
+  return posted<midi::MidiSource, midi::MidiSourceOptions>(context, index, name, config, sink);
+#else
+  return not_built(name, "MIDI", "KNOBLINK_WITH_MIDI", error);
+#endif
+}
+
+std::unique_ptr<DeviceSource> make_osc([[maybe_unused]] DeviceContext& context, [[maybe_unused]] std::uint16_t index,
+                                       const std::string& name, [[maybe_unused]] const OscConfig& config,
+                                       [[maybe_unused]] EventSink& sink, [[maybe_unused]] std::string& error) {
+#ifdef KNOBLINK_WITH_OSC
+  return std::make_unique<osc::OscSource>(context.io, index, name, config, sink);  // on the io thread: no posting
+#else
+  return not_built(name, "OSC", "KNOBLINK_WITH_OSC", error);
 #endif
 }
 
@@ -84,11 +124,38 @@ bool list_hid(std::ostream& out, std::ostream&) {
 }
 #endif
 
+#ifdef KNOBLINK_WITH_MIDI
+/// The MIDI input ports of each API, each with the line that opens it. ALSA names end in
+/// "client:port" numbers that change between boots, so the line leaves them out.
+bool list_midi(std::ostream& out, std::ostream&) {
+  for (const char* api : {"alsa", "jack"}) {
+    out << "MIDI ports (" << api << "):\n";
+    std::string error;
+    auto backend = midi::make_rtmidi_backend(api, "list", error);
+    const auto ports = backend ? backend->inputs(error) : std::vector<std::string>{};
+    if (!error.empty()) out << "  (" << error << ")\n";
+    else if (ports.empty()) out << "  (none)\n";
+    for (const auto& port : ports) {
+      std::string part = port;
+      if (std::string_view(api) == "alsa")
+        if (const auto sp = part.rfind(' '); sp != std::string::npos && part.find(':', sp) != std::string::npos)
+          part.erase(sp);
+      out << "  " << port << "\n    midi: {port: \"" << part << "\"" << (std::string_view(api) == "jack" ? ", api: jack" : "")
+          << "}\n";
+    }
+  }
+  return true;
+}
+#endif
+
 /// Every kind `knoblink list` asks, in order.
 constexpr bool (*kListers[])(std::ostream&, std::ostream&) = {
     list_serial,
 #ifdef KNOBLINK_WITH_HID
     list_hid,
+#endif
+#ifdef KNOBLINK_WITH_MIDI
+    list_midi,
 #endif
 };
 
@@ -104,6 +171,8 @@ std::unique_ptr<DeviceSource> make_device(DeviceContext& context, std::uint16_t 
         using T = std::decay_t<decltype(kind)>;
         if constexpr (std::is_same_v<T, SerialConfig>) return make_serial(context, index, config.name, kind, sink, error);
         else if constexpr (std::is_same_v<T, HidConfig>) return make_hid(context, index, config.name, kind, sink, error);
+        else if constexpr (std::is_same_v<T, MidiConfig>) return make_midi(context, index, config.name, kind, sink, error);
+        else if constexpr (std::is_same_v<T, OscConfig>) return make_osc(context, index, config.name, kind, sink, error);
         else static_assert(sizeof(T) == 0, "a device kind without a factory case");
       },
       config.kind);

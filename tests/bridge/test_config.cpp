@@ -110,7 +110,7 @@ TEST_CASE("device and blender sections are checked") {
   CHECK_THAT(errors_of("blender: {port: 70000}\ndevices: {box: {serial: {}}}\n")[0],
              Catch::Contains("m.yaml:1:17: port must be a whole number; from 1 to 65535"));
   CHECK_THAT(errors_of("devices: {box: {serial: {match: '2341'}}}\n")[0], Catch::Contains("is not VID:PID[:serial]"));
-  CHECK_THAT(errors_of("devices: {box: {}}\n")[0], Catch::Contains("needs exactly one of serial or hid"));
+  CHECK_THAT(errors_of("devices: {box: {}}\n")[0], Catch::Contains("needs exactly one of serial, hid"));
   CHECK_THAT(errors_of("mappings: []\n")[0], Catch::Contains("m.yaml:1:1: no devices"));
   CHECK_THAT(errors_of("- a\n- b\n")[0], Catch::Contains("the file must be a mapping"));
   CHECK_THAT(load_config_file("/nonexistent/k.yaml").errors[0], Catch::Contains("/nonexistent/k.yaml:1:1: cannot open"));

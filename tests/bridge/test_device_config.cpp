@@ -47,7 +47,7 @@ TEST_CASE("a bad uid is an error naming where and what to write") {
   CHECK_THAT(errors_of("devices: {box: {serial: {uid: 12345678901234567}}}\n")[0], Catch::Contains("is not a device uid"));
   CHECK_THAT(errors_of("devices: {box: {serial: {uid: [1]}}}\n")[0], Catch::Contains("uid must be a single value"));
   CHECK_THAT(errors_of("devices: {box: {serial: {}, hid: {match: '054c:05c4'}}}\n")[0],
-             Catch::Contains("needs exactly one of serial or hid"));
+             Catch::Contains("needs exactly one of serial, hid"));
 }
 
 TEST_CASE("the factory makes one source per kind, not started") {
@@ -75,4 +75,48 @@ TEST_CASE("the factory makes one source per kind, not started") {
   CHECK_FALSE(h);
   CHECK(error == "pad: HID devices are not supported by this build (KNOBLINK_WITH_HID=OFF)");
 #endif
+}
+
+TEST_CASE("osc: port, host and controls; errors name the key and what is allowed") {
+  auto r = load_config_text(R"(devices:
+  touch:
+    osc:
+      port: 9000
+      host: 0.0.0.0
+      controls:
+        fader1: "/1/fader1"
+        pan: {address: "/1/pan", range: [-1, 1]}
+        push1: {address: "/1/push1", kind: btn}
+)",
+                            "m.yaml");
+  for (const auto& e : r.errors) UNSCOPED_INFO(e);
+  REQUIRE(r.config);
+  const auto* osc = std::get_if<OscConfig>(&r.config->devices[0].kind);
+  REQUIRE(osc);
+  CHECK(osc->port == 9000);
+  CHECK(osc->host == "0.0.0.0");
+  REQUIRE(osc->controls.size() == 3);
+  CHECK(osc->controls[0] == OscControl{"fader1", "/1/fader1", 0, 1, ControlKind::abs});
+  CHECK(osc->controls[1] == OscControl{"pan", "/1/pan", -1, 1, ControlKind::abs});
+  CHECK(osc->controls[2] == OscControl{"push1", "/1/push1", 0, 1, ControlKind::btn});
+  CHECK(std::get<OscConfig>(load_config_text("devices: {t: {osc: {port: 1, controls: {}}}}\n", "m.yaml")
+                                .config->devices[0]
+                                .kind)
+            .host == "127.0.0.1");  // loopback unless host: says otherwise
+
+  auto first = [](const std::string& body) {
+    const auto e = errors_of("devices:\n  t:\n    osc: " + body + "\n");
+    return e.empty() ? std::string() : e[0];
+  };
+  CHECK_THAT(first("{controls: {}}"), Catch::Contains("m.yaml:3:") && Catch::Contains("osc needs port"));
+  CHECK_THAT(first("{port: 9000}"), Catch::Contains("osc needs controls"));
+  CHECK_THAT(first("{port: 70000, controls: {}}"), Catch::Contains("from 1 to 65535"));
+  CHECK_THAT(first("{port: 9000, host: localhost, controls: {}}"), Catch::Contains("is not an IP address") &&
+                                                                   Catch::Contains("0.0.0.0 (every network)"));
+  CHECK_THAT(first("{port: 9000, controls: {Fader: \"/1/f\"}}"), Catch::Contains("control name 'Fader' is not valid"));
+  CHECK_THAT(first("{port: 9000, controls: {f: \"1/f\"}}"), Catch::Contains("OSC address '1/f' is not valid"));
+  CHECK_THAT(first("{port: 9000, controls: {f: \"/a\", g: \"/a\"}}"), Catch::Contains("named twice"));
+  CHECK_THAT(first("{port: 9000, controls: {f: {address: \"/a\", kind: rel}}}"), Catch::Contains("must be abs or btn"));
+  CHECK_THAT(first("{port: 9000, controls: {f: {range: [0, 1]}}}"), Catch::Contains("needs address"));
+  CHECK_THAT(first("{port: 9000, controls: {}, feedback: on}"), Catch::Contains("unknown key 'feedback' in osc"));
 }
