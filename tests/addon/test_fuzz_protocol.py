@@ -37,7 +37,7 @@ def test_deeply_nested_json_is_bad_json_not_a_recursion_error():
 
 def test_deeply_nested_json_does_not_stop_the_server_thread():
     # Before the fix one such line, before any hello, ended the server thread for every client.
-    s = server.Server(CommandQueue(), "127.0.0.1", 0, log=lambda m: None)
+    s = server.Server(CommandQueue(), "127.0.0.1", 0, token="t0ken", log=lambda m: None)
     s.start()
     try:
         c = Client(s.port, hello=False)
@@ -46,7 +46,7 @@ def test_deeply_nested_json_does_not_stop_the_server_thread():
         c.wait_closed()
         time.sleep(0.2)
         assert s.last_error is None or "stopped" not in s.last_error, s.last_error
-        assert Client(s.port).request({"op": "ping"})["ok"] is True
+        assert Client(s.port, token="t0ken").request({"op": "ping"})["ok"] is True
     finally:
         s.stop()
 
