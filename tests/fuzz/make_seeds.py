@@ -3,6 +3,7 @@
 make_seeds.py SOURCE_DIR OUT_DIR makes OUT_DIR/<target>/ for every target below.
 
   line_decoder   tests/data/serial/*.txt, after the byte that picks the cuts
+  serial_session the same, the first byte also picking the mode (fixed, auto, auto with uid)
   hid_descriptor tests/data/hid/*.hex with their *.reports (the layout in fuzz_hid_descriptor.cpp)
   config         examples/*.yaml, tests/data/hid/*.yaml, tests/hid/pad.yaml, tests/serial_qemu/*.yaml
   link_codec     add-on answers (docs/protocol.md) and tests/data/contract2/*.jsonl lines
@@ -54,6 +55,7 @@ def main(src, out):
     data = src / "tests" / "data"
     serial = sorted((data / "serial").glob("*.txt"))
     write(out, "line_decoder", [bytes([seed]) + f.read_bytes() for f in serial for seed in (0, 1, 2)])
+    write(out, "serial_session", [bytes([seed]) + f.read_bytes() for f in serial for seed in (0, 1, 2)])
 
     hid = []
     for f in sorted((data / "hid").glob("*.hex")):
