@@ -71,6 +71,15 @@ class Checker {
     return true;
   }
 
+  /// The key of a named entry (a device, a layer): its text and line, when it is a valid name.
+  bool entry_name(const YAML::Node& key, const char* what, std::string& name, int& line) {
+    name = key.Scalar();
+    line = key.Mark().line + 1;
+    if (Name::from(name)) return true;
+    error(key, std::string(what) + " name '" + name + "' is not valid", "names match [a-z][a-z0-9_]{0,15}");
+    return false;
+  }
+
   std::optional<std::string> string(const YAML::Node& n, const char* what) {
     if (!n.IsScalar()) {
       error(n, std::string(what) + " must be a single value, not a list or mapping",
@@ -464,12 +473,7 @@ void parse_devices(Checker& c, const YAML::Node& n, Config& cfg) {
   }
   for (const auto& kv : n) {
     DeviceConfig d;
-    d.name = kv.first.Scalar();
-    d.line = kv.first.Mark().line + 1;
-    if (!Name::from(d.name)) {
-      c.error(kv.first, "device name '" + d.name + "' is not valid", "names match [a-z][a-z0-9_]{0,15}");
-      continue;
-    }
+    if (!c.entry_name(kv.first, "device", d.name, d.line)) continue;
     const auto& body = kv.second;
     if (!c.keys(body, "a device", {"serial", "hid", "midi", "osc"})) continue;
     if ((body["serial"] ? 1 : 0) + (body["hid"] ? 1 : 0) + (body["midi"] ? 1 : 0) + (body["osc"] ? 1 : 0) != 1) {
@@ -498,12 +502,7 @@ void parse_layers(Checker& c, const YAML::Node& n, Config& cfg) {
   }
   for (const auto& kv : n) {
     LayerConfig l;
-    l.name = kv.first.Scalar();
-    l.line = kv.first.Mark().line + 1;
-    if (!Name::from(l.name)) {
-      c.error(kv.first, "layer name '" + l.name + "' is not valid", "names match [a-z][a-z0-9_]{0,15}");
-      continue;
-    }
+    if (!c.entry_name(kv.first, "layer", l.name, l.line)) continue;
     const auto& body = kv.second;
     if (!c.keys(body, "a layer", {"hold", "toggle", "group", "led"})) continue;
     if (!body["hold"] == !body["toggle"]) {
