@@ -35,11 +35,12 @@ const std::string kLift = R"(bpy.data.objects["Cube"].location[2])";  // knob 3,
 struct Blender {
   std::unique_ptr<Process> proc;
   std::uint16_t port = 0;
-  Blender(const TempDir& dir, std::uint16_t want, const std::string& log) {
-    proc = std::make_unique<Process>(
-        std::vector<std::string>{"/bin/sh", "-c", "exec \"$0\" --port \"$1\" --no-stdin", kSrc + "/scripts/blender-addon",
-                                 std::to_string(want)},
-        dir.file(log));
+  /// scene: a .blend to open (empty: the factory startup scene).
+  Blender(const TempDir& dir, std::uint16_t want, const std::string& log, const std::string& scene = {}) {
+    std::vector<std::string> argv{"/bin/sh", "-c", "p=$1; shift; exec \"$0\" --port \"$p\" --no-stdin \"$@\"",
+                                  kSrc + "/scripts/blender-addon", std::to_string(want)};
+    if (!scene.empty()) argv.insert(argv.end(), {"--scene", scene});
+    proc = std::make_unique<Process>(argv, dir.file(log));
     std::smatch m;
     const std::regex re("knoblink-addon listening on 127\\.0\\.0\\.1:([0-9]+)");
     std::string text;
@@ -273,4 +274,40 @@ TEST_CASE("knob box -> knoblink -> Blender, through garbage, a Blender restart a
   REQUIRE(bridge.wait(10s) == std::optional<int>(0));
   CHECK(bridge.log().find("counters: events=") != std::string::npos);  // printed on exit
   again.quit();
+}
+
+TEST_CASE("two Blenders running: blender: {file:} picks the one with that file open, by its discovery file") {
+  TempDir dir;
+  std::filesystem::create_directories(dir.file("run"));
+  ::setenv("XDG_RUNTIME_DIR", dir.file("run").c_str(), 1);
+  // Two saved files, made by Blender itself.
+  for (const char* name : {"shot_a.blend", "shot_b.blend"}) {
+    Process save({KNOBLINK_BLENDER_EXE, "-b", "--factory-startup", "--python-exit-code", "1", "--python-expr",
+                  "import bpy; bpy.ops.wm.save_as_mainfile(filepath=r'" + dir.file(name) + "')"},
+                 dir.file(std::string(name) + ".log"));
+    REQUIRE(save.wait(60s) == std::optional<int>(0));
+  }
+  Blender a(dir, 0, "blender_a.log", dir.file("shot_a.blend"));
+  Blender b(dir, 0, "blender_b.log", dir.file("shot_b.blend"));
+  Pty pty;
+  const std::string path = R"(bpy.data.objects["Cube"].location[0])";
+  const auto cfg = dir.write("map.yaml", "blender: {file: shot_a.blend}\ndevices:\n  box:\n    serial: {port: " +
+                                             pty.slave() + "}\nmappings:\n  - control: box.k1\n    set: '" + path +
+                                             "'\n    from: [0, 100]\n    to: [0, 10]\n");
+  Process bridge({KNOBLINK_BINARY_DIR "/bridge/knoblink", "run", "--config", cfg}, dir.file("bridge.log"));
+  Observer in_a, in_b;
+  in_a.connect(a.port, {path});
+  in_b.connect(b.port, {path});
+  REQUIRE(pty.read_line(20s) == std::optional<std::string>("?"));
+  pty.write("k1 40\n");
+  INFO(bridge.log());
+  CHECK(in_a.wait_for(path, near(4), 30s));
+  CHECK(bridge.log().find("shot_a.blend), the one whose file matches 'shot_a.blend' of 2 running") != std::string::npos);
+  in_b.call({{"op", "ping"}});  // every value b sent so far has been read
+  for (const auto& v : in_b.history(path)) CHECK(near(0)(v));  // the other Blender's cube did not move
+  CHECK_FALSE(in_b.history(path).empty());
+  bridge.signal(SIGTERM);
+  CHECK(bridge.wait(10s) == std::optional<int>(0));
+  a.quit();
+  b.quit();
 }
