@@ -210,10 +210,7 @@ void Bridge::arm_tick() {
   tick_timer_.async_wait([this](const asio::error_code& ec) {
     if (ec) return;
     armed_.reset();
-    const auto now = std::chrono::duration_cast<std::chrono::microseconds>(
-                         std::chrono::steady_clock::now().time_since_epoch())
-                         .count();
-    mapper_->tick(now, *outbox_);
+    mapper_->tick(monotonic_us(), *outbox_);
     link_->kick();
     arm_tick();
   });

@@ -677,9 +677,6 @@ bool parse_button(Checker& c, const YAML::Node& n, ButtonMapping& m) {
     if (auto ms = c.integer(n["long_ms"], "long_ms", 50, 10000); ms && n["long"]) m.long_ms = *ms;
     else ok = false;
   }
-  if (n["long"] && !n["press"] && !n["release"] && ok) {
-    // long alone: a short press does nothing, which is fine.
-  }
   return ok;
 }
 

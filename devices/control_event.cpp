@@ -1,5 +1,7 @@
 #include "devices/control_event.hpp"
 
+#include <chrono>
+
 #include <cstdio>
 #include <cstring>
 
@@ -36,6 +38,11 @@ Name Name::unchecked(std::string_view text) {
   n.size_ = static_cast<std::uint8_t>(std::min(text.size(), capacity));
   std::memcpy(n.chars_, text.data(), n.size_);
   return n;
+}
+
+std::int64_t monotonic_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 std::string escape_bytes(std::string_view bytes) {

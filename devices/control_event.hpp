@@ -62,6 +62,10 @@ struct ControlEvent {
   std::int64_t t_us = 0;
 };
 
+/// The clock of ControlEvent::t_us: monotonic microseconds (steady_clock). Read only by the
+/// device readers, once per read, and by the bridge's timer, which compares with event times.
+std::int64_t monotonic_us();
+
 /// Printable form of raw bytes for error messages: non-printables as \xNN.
 std::string escape_bytes(std::string_view bytes);
 

@@ -16,11 +16,6 @@ namespace {
 constexpr auto kMaxBackoff = std::chrono::milliseconds(2000);
 constexpr auto kProbeTime = std::chrono::milliseconds(2500);
 
-std::int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 bool contains(const std::vector<std::string>& v, const std::string& s) {
   return std::find(v.begin(), v.end(), s) != v.end();
 }
@@ -171,7 +166,7 @@ void SerialSource::do_read() {
     }
     if (n > 0) {
       const bool was_probing = session_.state() == SerialSession::State::probing;
-      switch (session_.feed(std::string_view(rbuf_.data(), static_cast<std::size_t>(n)), now_us())) {
+      switch (session_.feed(std::string_view(rbuf_.data(), static_cast<std::size_t>(n)), monotonic_us())) {
         case SerialSession::State::connected:
           if (was_probing) {  // the hello came: this port is ours
             timer_.cancel();

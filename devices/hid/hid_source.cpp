@@ -94,16 +94,12 @@ void HidSource::stop() {
 }
 
 void HidSource::run() {
-  const auto now_us = [] {
-    return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-  };
   for (;;) {
     {
       std::lock_guard lock(mutex_);
       if (stopping_) return;
     }
-    const Step s = step(now_us());
+    const Step s = step(monotonic_us());
     if (s == Step::waiting || s == Step::disconnected) {
       std::unique_lock lock(mutex_);
       wake_.wait_for(lock, std::chrono::milliseconds(options_.retry_ms), [this] { return stopping_; });

@@ -5,10 +5,6 @@
 namespace knoblink::midi {
 
 namespace {
-std::int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 /// The first name containing part, or empty.
 std::string first_containing(const std::vector<std::string>& names, const std::string& part) {
@@ -135,7 +131,7 @@ void MidiSource::step() {
 }
 
 void MidiSource::on_bytes(std::span<const std::uint8_t> bytes) {
-  const auto t = now_us();  // stamped once per read
+  const auto t = monotonic_us();  // stamped once per read
   std::lock_guard lock(mutex_);
   decoder_.feed(bytes, t, sink_);
 }

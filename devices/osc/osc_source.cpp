@@ -9,10 +9,6 @@ namespace knoblink::osc {
 
 namespace {
 std::string to_text(const asio::ip::udp::endpoint& ep) { return ep.address().to_string() + ":" + std::to_string(ep.port()); }
-std::int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 }  // namespace
 
 OscSource::OscSource(asio::io_context& io, std::uint16_t device, std::string label, OscConfig config, EventSink& sink)
@@ -78,7 +74,7 @@ void OscSource::do_receive() {
       sink_.on_notice(device_, Severity::warning, label_ + ": reading UDP: " + ec.message());
     } else {
       last_sender_ = from_;
-      session_.feed({buf_.data(), n}, to_text(from_), now_us(), sink_);
+      session_.feed({buf_.data(), n}, to_text(from_), monotonic_us(), sink_);
     }
     do_receive();
   });
