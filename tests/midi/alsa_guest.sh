@@ -8,7 +8,12 @@
 # then `knoblink monitor -c virmidi.yaml` in the background, and the host drives it over
 # the console (stdin):
 #   send BYTES    BYTES (printf escapes, '\xb0\x07\x40') written to /dev/snd/midiC0D0
-#   stop          SIGTERM to monitor
+#   run           SIGTERM to monitor; then a Blender stand-in (busybox nc on 127.0.0.1:9876:
+#                 it answers the hello, then says context.scene.use_gravity is true) and
+#                 `knoblink run -c run.yaml`; the first 3 bytes knoblink writes to the port
+#                 (feedback) are read from the raw device and printed as "guest feedback ..."
+#   show          prints each line knoblink sent to the stand-in as "guest blender LINE"
+#   stop          SIGTERM to knoblink run
 # Lines the host waits for start with "guest ".
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
 stty -echo 2>/dev/null  # the host's lines need not come back
@@ -27,15 +32,32 @@ echo "guest monitor"
 knoblink monitor -c /etc/knoblink/virmidi.yaml 2>&1 &
 pid=$!
 exec 3>/dev/snd/midiC0D0  # held open: the controller stays plugged in between sends
+# stop_pid NAME: SIGTERM to $pid, and its exit status said
+stop_pid() {
+  kill -TERM $pid
+  wait $pid
+  rc=$?
+  echo "guest $1 exit $rc"
+}
 while read -r cmd rest; do
   case $cmd in
     send) printf "$rest" >&3 && echo "guest sent $rest" ;;
+    run)
+      stop_pid monitor
+      [ $rc = 0 ] || exit $rc
+      ip link set lo up
+      { echo '{"hello":1,"server":"knoblink-addon/guest","blender":"3.4.1"}'
+        sleep 2  # the port is open by then
+        echo '{"ev":"value","path":"context.scene.use_gravity","value":true}'
+        sleep 600; } | nc -l -p 9876 >/tmp/blender.in &
+      { dd if=/dev/snd/midiC0D0 bs=1 count=3 2>/dev/null | od -An -tx1 | sed 's/^ */guest feedback /'; } &
+      knoblink run -c /etc/knoblink/run.yaml 2>&1 &
+      pid=$!
+      ;;
+    show) sed 's/^/guest blender /' /tmp/blender.in ;;
     stop) break ;;
     *) echo "guest unknown command: $cmd" ;;
   esac
 done
-kill -TERM $pid
-wait $pid
-rc=$?
-echo "guest monitor exit $rc"
+stop_pid run
 exit $rc
