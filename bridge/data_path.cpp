@@ -177,7 +177,7 @@ DataPathResult parse_data_path(std::string_view text) {
     if (toks[i].each && !(i == 1 && context && !toks[0].each && toks[0].segment.kind == PathSegment::Kind::attr &&
                           is_selection(toks[0].segment.text))) {
       std::string after;
-      for (auto r : kSelectionRoots) after += (after.empty() ? "" : " or ") + ("context." + std::string(r));
+      for (auto sel : kSelectionRoots) after += (after.empty() ? "" : " or ") + ("context." + std::string(sel));
       r.error = "[*] at offset " + std::to_string(toks[i].pos) + " of " + quoted(text) +
                 ": [*] is only allowed right after " + after;
       return r;
