@@ -11,15 +11,11 @@ tests run in file order: pose mode, then an empty selection, come last.
 """
 
 import os
-import signal
-import subprocess
 import sys
-import threading
-import time
 
 import pytest
 
-from conftest import LISTENING, ROOT, Client, isolated_env
+from conftest import ROOT, Client, Launched, isolated_env
 
 BACKEND = os.environ.get("KNOBLINK_BACKEND", "bpy50")
 GUI = BACKEND == "blender34"
@@ -37,11 +33,6 @@ def bone(name):
     return f'{obj("Rig")}.pose.bones["{name}"]'
 
 
-def _collect(stream, sink):
-    for line in stream:
-        sink.append(line.decode(errors="replace").rstrip("\n"))
-
-
 @pytest.fixture(scope="module")
 def port_env(tmp_path_factory):
     env = isolated_env(tmp_path_factory.mktemp(f"selection-{BACKEND}"))
@@ -51,30 +42,16 @@ def port_env(tmp_path_factory):
     else:
         env["KNOBLINK_PORT"] = "0"
         cmd = [sys.executable, os.path.join(HERE, "selection_blender.py"), "--run"]
-    out, err = [], []
-    proc = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True)
-    for stream, sink in ((proc.stdout, out), (proc.stderr, err)):
-        threading.Thread(target=_collect, args=(stream, sink), daemon=True).start()
-    port, end = None, time.monotonic() + 90
-    while port is None and time.monotonic() < end and proc.poll() is None:
-        port = next((int(m.group(1)) for m in map(LISTENING.search, list(out)) if m), None)
-        time.sleep(0.05)
+    b = Launched(cmd, env)
     try:
-        assert port is not None, f"no listening line; rc={proc.poll()}\nstdout: {out[-20:]}\nstderr: {err[-20:]}"
-        c = Client(port, env=env, name="ready")
+        b.check_listening()
+        c = Client(b.port, env=env, name="ready")
         c.value("context.scene.frame_current", timeout=90)  # the first drain ran (GUI: the first timer)
         c.close()
-        yield port, env
-        assert "Traceback" not in "\n".join(out + err), (out[-20:], err[-20:])
+        yield b.port, env
+        assert "Traceback" not in "\n".join(b.out + b.err), (b.out[-20:], b.err[-20:])
     finally:
-        if proc.poll() is None:
-            proc.stdin.close()
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
+        b.stop()
 
 
 @pytest.fixture
