@@ -607,6 +607,15 @@ bool parse_from(Checker& c, const YAML::Node& n, std::optional<double>& from0, s
   return true;
 }
 
+/// A path that fans out over a selection (context.selected_objects[*]...): it is written to
+/// every element, but has no one value to watch (docs/mapping.md, "Selections").
+bool fans_out(const std::string& path) {
+  const auto r = parse_data_path(path);
+  return r.path && r.path->fan_out;
+}
+
+const char* const kOneElement = "one data path, e.g. context.active_object.location[0]";
+
 bool parse_set(Checker& c, const YAML::Node& n, SetMapping& m) {
   auto p = c.data_path(n["set"], "set");
   bool ok = p.has_value();
@@ -625,6 +634,12 @@ bool parse_set(Checker& c, const YAML::Node& n, SetMapping& m) {
       ok = false;
     }
     m.pickup = t && *t == "pickup";
+    if (m.pickup && fans_out(m.path)) {
+      c.error(n["takeover"], "takeover: pickup follows Blender's value of one target, and '" + m.path +
+                                 "' fans out over the selection",
+              "takeover: jump (the default) with a [*] path, or pickup with " + std::string(kOneElement));
+      ok = false;
+    }
   }
   return ok;
 }
@@ -863,11 +878,21 @@ void parse_mapping(Checker& c, const YAML::Node& n, Config& cfg, std::vector<YAM
   if (n["watch"]) {
     auto p = c.data_path(n["watch"], "watch");
     ok = ok && p;
+    if (p && fans_out(*p)) {
+      c.error(n["watch"], "watch follows one value, and '" + *p + "' fans out over the selection",
+              "watch: " + std::string(kOneElement));
+      ok = false;
+    }
     if (p) m.watch_path = *p;
   } else if (m.led) {
     m.watch_path = led_default(m);  // the LED follows the mapping's own target
     if (m.watch_path.empty()) {
       c.error(n["led"], "led needs a value to follow", "add watch: <data path>");
+      ok = false;
+    } else if (fans_out(m.watch_path)) {
+      c.error(n["led"], "led follows one value, and this mapping's target '" + m.watch_path +
+                            "' fans out over the selection",
+              "add watch: " + std::string(kOneElement));
       ok = false;
     }
   }

@@ -90,7 +90,10 @@ std::string Mapper::on_control(std::uint16_t device, const ControlInfo& info) {
     const auto* set = s.mapping->as<SetMapping>();
     const auto* rate = s.mapping->as<RateMapping>();
     if (!set && !rate) continue;
-    if (set && (info.kind == ControlKind::rel || info.kind == ControlKind::btn) && warning.empty())
+    // A rel control with a logical range (a 3D mouse's axis, docs/hid.md) reports a position over
+    // it; one without (an encoder) reports steps, which a set would take as positions.
+    const bool steps = info.kind == ControlKind::rel && !info.has_range;
+    if (set && (steps || info.kind == ControlKind::btn) && warning.empty())
       warning = cfg_.file + ":" + std::to_string(s.mapping->line) + ": set on " + cfg_.devices[device].name + "." +
                 info.name.str() + ", which the device describes as " + std::string(to_string(info.kind)) +
                 ": its values are taken as positions" +
@@ -174,6 +177,8 @@ void Mapper::on_slot_event(Slot& s, const ControlEvent& e, CommandSink& out) {
   if (const auto* set = m.as<SetMapping>()) {
     if (s.has_last && set->deadband > 0 && std::abs(static_cast<std::int64_t>(e.value) - s.last_raw) < set->deadband)
       return;
+    // A rel axis read as a position (a 3D mouse) repeats its displacement in every report.
+    if (s.has_last && e.kind == ControlKind::rel && e.value == s.last_raw) return;
     s.last_raw = e.value;
     s.has_last = true;
     const double unit = transfer::curve(set->curve, transfer::normalize(e.value, s.from0, s.from1));

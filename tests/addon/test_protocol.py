@@ -116,6 +116,11 @@ def test_parse_commands():
     c = cmd({"op": "batch", "id": "b", "ops": [{"op": "toggle", "path": "context.object.hide_render"},
                                               {"op": "ping", "id": 2}]})
     assert [s.op for s in c.ops] == ["toggle", "ping"] and c.ops[1].id == 2
+    # A selection path is a target of every write op (the add-on fans out).
+    for op in ("set", "add", "toggle", "keyframe"):
+        c = cmd({"op": op, "path": "context.selected_objects[*].location[0]", "value": 1})
+        assert c.path.fan_out and c.path.root == ("each", "selected_objects") and c.path.prefix == ""
+    assert not cmd({"op": "set", "path": "context.active_object.location[0]", "value": 1}).path.fan_out
 
 
 @pytest.mark.parametrize("obj, code, words", [
@@ -136,6 +141,12 @@ def test_parse_commands():
     ({"op": "batch", "ops": [{"op": "batch", "ops": [{"op": "ping"}]}]}, "bad_request", "ops[0]"),
     ({"op": "batch", "ops": [{"op": "ping"}, {"op": "set", "path": "context._x", "value": 1}]},
      "bad_path", "ops[1]"),
+    # A watch reports one value: a selection path has one per element.
+    ({"op": "watch", "path": "context.selected_objects[*].location[0]"}, "bad_path",
+     "watch follows one value, and 'context.selected_objects[*].location[0]' fans out over the selection"),
+    ({"op": "unwatch", "path": "context.selected_pose_bones[*].location"}, "bad_path", "fans out"),
+    ({"op": "batch", "ops": [{"op": "watch", "path": "context.selected_objects[*].hide_render"}]},
+     "bad_path", "ops[0]: watch follows one value"),
 ])
 def test_parse_command_errors(obj, code, words):
     with pytest.raises(ProtocolError) as e:

@@ -58,9 +58,10 @@ TEST_CASE("fixtures: every valid path parses to its parts, and check accepts it"
     INFO(text);
     const auto p = parse_data_path(text);
     REQUIRE(p.path);
-    json root = p.path->context ? json{"context", p.path->context_attr}
-                                : json{"data", p.path->collection, p.path->name,
-                                       p.path->library ? json(*p.path->library) : json(nullptr)};
+    json root = p.path->fan_out   ? json{"each", p.path->context_attr}
+                : p.path->context ? json{"context", p.path->context_attr}
+                                  : json{"data", p.path->collection, p.path->name,
+                                         p.path->library ? json(*p.path->library) : json(nullptr)};
     CHECK(root == r["root"]);
     json segments = json::array();
     for (const auto& s : p.path->segments)
