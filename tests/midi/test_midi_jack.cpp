@@ -35,17 +35,20 @@ const std::string kBin = KNOBLINK_BINARY_DIR "/bridge/knoblink";
 const std::string kCtl = KNOBLINK_BINARY_DIR "/tests/midi/midi_test_ctl";
 
 /// jackd with the dummy backend under a unique server name, which this process (and so
-/// every child) uses through JACK_DEFAULT_SERVER; stopped on destruction. A MIDI port holds
-/// one period (period * 4 bytes): rate and period set how long a client may be late.
+/// every child) uses through JACK_DEFAULT_SERVER; stopped on destruction. 192 kHz with
+/// 2048-frame periods (10.7 ms): a client that is late for a cycle loses that cycle's MIDI
+/// events inside JACK, before the bridge sees them, and on a loaded machine clients were
+/// late at 48 kHz / 256 frames (5.3 ms; a lost CC, and 53 messages of the flood); a cycle's
+/// MIDI buffer also holds little more than what the flood's 10,000 messages a second fill.
 class JackServer {
  public:
-  explicit JackServer(const TempDir& dir, const std::string& rate = "48000", const std::string& period = "256") {
+  explicit JackServer(const TempDir& dir) {
     static int count = 0;
     name_ = "knoblink-test-" + std::to_string(getpid()) + "-" + std::to_string(++count);
     setenv("JACK_DEFAULT_SERVER", name_.c_str(), 1);
     setenv("JACK_NO_AUDIO_RESERVATION", "1", 1);
     jackd_ = std::make_unique<Process>(
-        std::vector<std::string>{"/usr/bin/jackd", "--no-realtime", "-n", name_, "-d", "dummy", "-r", rate, "-p", period},
+        std::vector<std::string>{"/usr/bin/jackd", "--no-realtime", "-n", name_, "-d", "dummy", "-r", "192000", "-p", "2048"},
         dir.file("jackd.log"));
     ready_ = wait_until(
         [&] {
@@ -225,11 +228,7 @@ TEST_CASE("MIDI through JACK: feedback leaves on the controller's input port") {
 
 TEST_CASE("MIDI flood through JACK: the newest value wins, every press and step is kept, memory stays put") {
   TempDir dir;
-  // At 48 kHz / 256 frames a cycle's MIDI buffer holds little more than what 10,000 messages
-  // a second fill, so on a loaded machine a late cycle of the controller dropped a cycle's
-  // worth (53 messages) in JACK, before the bridge saw them. 192 kHz with 2048-frame periods
-  // (10.7 ms) leaves room for several late cycles.
-  JackServer jack(dir, "192000", "2048");
+  JackServer jack(dir);
   REQUIRE(jack.ready());
   Controller ctl(dir, "flood", "ctl");
   REQUIRE(ctl.ready());
