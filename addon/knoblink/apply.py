@@ -308,15 +308,16 @@ def _check_arguments(name, rna, args):
 
 def run(cmd, value, roots, operators):
     """Apply one set, add, toggle, keyframe or call to Blender (value: the
-    possibly coalesced value of a set/add); raises ProtocolError. Forgets
-    cached roots after anything that may rename, free or re-point them
-    (operators: strings, names included, are never written)."""
+    possibly coalesced value of a set/add); raises ProtocolError. Returns the
+    targets written, each resolved element (what recording keys: record.py),
+    () for a call. Forgets cached roots after anything that may rename, free
+    or re-point them (operators: strings, names included, are never written)."""
     op = cmd.op
     if op == "call":
         roots.forget()
         call_operator(cmd.operator, cmd.args, operators)
         roots.forget()
-        return
+        return ()
     t = resolve(cmd.path, roots, write=True)
     if op == "set":
         write(t, value)
@@ -328,6 +329,7 @@ def run(cmd, value, roots, operators):
         keyframe(t)
     else:
         raise ProtocolError("internal", f"run() got {op!r}")
+    return (t,)
 
 
 def watched_value(p, roots):
