@@ -150,7 +150,7 @@ class Link:
         deadline = t0 + (self.settings.budget_ms / 1000.0 if budget_s is None else budget_s)
         self._now = time.monotonic()
         self.roots.forget()
-        self.recorder.sync()  # playback started or stopped since the last drain
+        self.recorder.begin_drain()  # playback started or stopped since the last drain
         n = 0
         pop = self.queue.pop
         while True:

@@ -10,7 +10,7 @@ F-curve's value back into the property. The targets of one drain are keyed
 once at its end; a later drain in the same frame keys that frame again
 (replacing the key), so each target gets one key per frame with the newest
 value. The thinning decision is thinning.py's; this module does the bpy part.
-The composition root (link.py) calls sync(), note() and end_drain()."""
+The composition root (link.py) calls begin_drain(), note() and end_drain()."""
 
 import bpy
 
@@ -91,6 +91,12 @@ class Recorder:
             self.finish()
 
     # ------------------------------------------------------------ the drain
+    def begin_drain(self):
+        """The drain starts: nothing of an earlier drain is kept (its targets are
+        stale), and the take starts or ends as recording and playback say."""
+        self._pending = {}
+        self.sync()
+
     def note(self, targets):
         """Targets a set/add just wrote (each resolved element). Returns whether
         they are recorded (a take is running): their undo step is then the take's."""
