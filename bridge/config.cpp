@@ -543,6 +543,13 @@ void parse_layers(Checker& c, const YAML::Node& n, Config& cfg) {
   }
 }
 
+/// The layer that ref switches, or null.
+const LayerConfig* layer_switched_by(const Config& cfg, const ControlRef& ref) {
+  for (const auto& l : cfg.layers)
+    if (l.control.device == ref.device && l.control.control == ref.control) return &l;
+  return nullptr;
+}
+
 /// record: {toggle: dev.ctl, led: dev.out} (docs/mapping.md, "Recording").
 void parse_record(Checker& c, const YAML::Node& n, Config& cfg) {
   if (!c.keys(n, "record", {"toggle", "led"})) return;
@@ -555,13 +562,12 @@ void parse_record(Checker& c, const YAML::Node& n, Config& cfg) {
   const auto sw = c.control(n["toggle"], cfg, "toggle");
   if (!sw) return;
   r.toggle = *sw;
-  for (const auto& l : cfg.layers)
-    if (l.control.device == r.toggle.device && l.control.control == r.toggle.control) {
-      c.error(n["toggle"], n["toggle"].Scalar() + " switches layer '" + l.name + "' (line " + std::to_string(l.line) +
-                               "), so it cannot switch recording too",
-              "one switch for each");
-      return;
-    }
+  if (const auto* l = layer_switched_by(cfg, r.toggle)) {
+    c.error(n["toggle"], n["toggle"].Scalar() + " switches layer '" + l->name + "' (line " + std::to_string(l->line) +
+                             "), so it cannot switch recording too",
+            "one switch for each");
+    return;
+  }
   if (n["led"]) {
     const auto led = c.control(n["led"], cfg, "led");
     if (!led) return;
@@ -731,13 +737,12 @@ void parse_mapping(Checker& c, const YAML::Node& n, Config& cfg) {
   const auto ctl = c.control(n["control"], cfg, "control");
   if (!ctl) return;
   m.control = *ctl;
-  for (const auto& l : cfg.layers)
-    if (l.control.device == m.control.device && l.control.control == m.control.control) {
-      c.error(n["control"], n["control"].Scalar() + " switches layer '" + l.name + "' (line " + std::to_string(l.line) +
-                                "), so it is not mapped otherwise",
-              "use another control, or another switch for the layer");
-      return;
-    }
+  if (const auto* l = layer_switched_by(cfg, m.control)) {
+    c.error(n["control"], n["control"].Scalar() + " switches layer '" + l->name + "' (line " + std::to_string(l->line) +
+                              "), so it is not mapped otherwise",
+            "use another control, or another switch for the layer");
+    return;
+  }
   if (cfg.record && cfg.record->toggle.device == m.control.device && cfg.record->toggle.control == m.control.control) {
     c.error(n["control"], n["control"].Scalar() + " switches recording (line " + std::to_string(cfg.record->line) +
                               "), so it is not mapped otherwise",
