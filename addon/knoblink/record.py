@@ -103,10 +103,12 @@ class Recorder:
         if self.take is None:
             return False
         for t in targets:
-            if t.kind not in NUMERIC or not _animatable(t):
+            why = ("holds no number or bool" if t.kind not in NUMERIC else
+                   "is not animatable" if not _animatable(t) else None)
+            if why is not None:
                 if t.path not in self.take.skipped:
                     self.take.skipped.add(t.path)
-                    self._tell(f"record: {t.path} is not animatable; not keyed")
+                    self._tell(f"record: {t.path} {why}; not keyed")
                 continue
             self._pending[(t.struct.as_pointer(), t.prop, t.key, t.index)] = t
         return True

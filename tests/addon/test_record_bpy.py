@@ -190,8 +190,10 @@ def test_still_knob_adds_no_keys_and_a_take_is_one_undo_step(link, c):
     assert fc is not None and len(fc.keyframe_points) == take["keys"]
 
 
-def test_active_object_arrays_adds_and_what_cannot_be_keyed(link, c):
+def test_active_object_arrays_adds_and_what_cannot_be_keyed(link, c, monkeypatch):
     cube = bpy.data.objects["Cube"]
+    errors = []
+    monkeypatch.setattr(link.recorder, "log", errors.append)
     c.ok({"op": "record", "on": True})
     link.test_playing["playing"] = True
     for f in range(1, 11):
@@ -201,6 +203,7 @@ def test_active_object_arrays_adds_and_what_cannot_be_keyed(link, c):
         c.ok({"op": "set", "path": f"{CUBE}.scale", "value": [1, 1 + f * 0.01, 1]})  # a whole array
         c.ok({"op": "add", "path": "context.scene.frame_current", "value": 0})  # not animatable: skipped
         c.error({"op": "set", "path": f"{CUBE}.name", "value": "x"}, "not_allowed")  # refused: never keyed
+        c.ok({"op": "set", "path": f"{CUBE}.rotation_mode", "value": "XYZ"})  # an enum: written, not keyed
     link.test_playing["playing"] = False
     take = c.wait(lambda m: m.get("ev") == "take")
     assert take["channels"] == 5 and take["recorded"] == 50, take  # rot[1], loc[0], scale[0..2]
@@ -209,4 +212,6 @@ def test_active_object_arrays_adds_and_what_cannot_be_keyed(link, c):
     loc = fcurve(cube, "location", 0)
     assert all(abs(loc.evaluate(f) - f * 0.5) <= 0.045 + 1e-6 for f in range(1, 11))  # the adds' sums
     assert len(fcurve(cube, "scale", 0).keyframe_points) == 2  # constant: the ends stay
-    assert link.recorder.error == "record: context.scene.frame_current is not animatable; not keyed"
+    assert "record: context.scene.frame_current is not animatable; not keyed" in errors
+    assert f"record: {CUBE}.rotation_mode holds no number or bool; not keyed" in errors
+    assert len(errors) == 2  # told once per take
