@@ -64,7 +64,7 @@ class Recorder:
         self.last_take = None  # summary of the last finished take (panel, "take" event)
         self.error = ""
         self.playing = playing
-        self._pending = {}  # this drain's written targets: key -> (Target, channel indices)
+        self._pending = {}  # this drain's written targets: (struct pointer, prop, key, index) -> Target
 
     # ------------------------------------------------------------ state
     def greeting(self):
