@@ -113,6 +113,7 @@ void Mapper::on_reconnect(std::uint16_t device) {
     const auto& led = cfg_.layers[i].led;
     if (led && led->device == device) outputs_({led->device, led->control, layer_on_[i] ? 1 : 0});
   }
+  if (cfg_.record && cfg_.record->led && cfg_.record->led->device == device) show_record();
 }
 
 bool Mapper::set_layer(std::size_t layer, bool on) {
@@ -156,7 +157,28 @@ bool Mapper::on_switch(const ControlEvent& e) {
   return true;
 }
 
+bool Mapper::on_record_switch(const ControlEvent& e, CommandSink& out) {
+  const auto& r = *cfg_.record;
+  if (r.toggle.device != e.device || !(r.toggle.control == e.control)) return false;
+  if (e.value == 0) return true;  // a press flips it; the release does nothing
+  recording_ = !recording_;
+  out.push({Op::record, 0, recording_ ? 1.0 : 0.0});
+  show_record();  // at once; the add-on's record event confirms it
+  return true;
+}
+
+void Mapper::on_record_state(bool on) {
+  recording_ = on;
+  show_record();
+}
+
+void Mapper::show_record() {
+  if (cfg_.record && cfg_.record->led && outputs_)
+    outputs_({cfg_.record->led->device, cfg_.record->led->control, recording_ ? 1 : 0});
+}
+
 bool Mapper::on_event(const ControlEvent& e, CommandSink& out) {
+  if (cfg_.record && on_record_switch(e, out)) return true;
   if (!switches_.empty() && on_switch(e)) return true;
   // A control's mappings in a layer that is on replace its mappings without a layer.
   bool layered = false, used = false;

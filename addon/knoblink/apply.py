@@ -361,7 +361,8 @@ def _check_arguments(name, rna, args):
 def run(cmd, value, roots, operators):
     """Apply one set, add, toggle, keyframe or call to Blender (value: the
     possibly coalesced value of a set/add), to each target of a fan-out path
-    (targets()); raises ProtocolError. Forgets
+    (targets()); raises ProtocolError. Returns the targets written, each
+    resolved element (what recording keys: record.py), () for a call. Forgets
     cached roots after anything that may rename, free or re-point them
     (operators: strings, names included, are never written)."""
     op = cmd.op
@@ -369,18 +370,19 @@ def run(cmd, value, roots, operators):
         roots.forget()
         call_operator(cmd.operator, cmd.args, operators)
         roots.forget()
-        return
+        return ()
     if op not in ("set", "add", "toggle", "keyframe"):
         raise ProtocolError("internal", f"run() got {op!r}")
     ts = targets(cmd.path, roots)
     if op == "keyframe":
         for t in ts:
             keyframe(t)
-        return
+        return ts
     # Every target's value is checked before the first is written: a fan-out path
     # that one element refuses (read-only, out of range) writes none.
     for t, v in [(t, planned(op, t, value)) for t in ts]:
         store(t, v)
+    return ts
 
 
 def watched_value(p, roots):

@@ -39,7 +39,7 @@ ERROR_CODES = {
     "internal": "an unexpected error in the add-on (a bug; the message says where)",
 }
 
-OPS = ("set", "add", "toggle", "keyframe", "call", "watch", "unwatch", "ping", "batch")
+OPS = ("set", "add", "toggle", "keyframe", "call", "watch", "unwatch", "ping", "batch", "record")
 PATH_OPS = ("set", "add", "toggle", "keyframe", "watch", "unwatch")
 CONTEXT_ROOTS = (
     "scene", "view_layer", "active_object", "object", "active_bone",
@@ -393,6 +393,11 @@ def parse_command(obj, nested=False):
                 raise ProtocolError("bad_request", f"call argument name {k[:40]!r} is not allowed")
             _check_value(v, f"args.{k}")
         cmd.operator, cmd.args = name, args
+    elif op == "record":
+        on = obj.get("on")
+        if not isinstance(on, bool):
+            raise ProtocolError("bad_request", f"record needs \"on\": true or false, got {json.dumps(on)[:40]}")
+        cmd.value = on
     elif op == "batch":
         if nested:
             raise ProtocolError("bad_request", "a batch cannot contain a batch")
