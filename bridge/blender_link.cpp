@@ -170,8 +170,10 @@ bool BlenderLink::on_line(std::string_view line, std::uint64_t gen) {
       const auto cmd = a.has_id && !watch ? outbox_.ack(a.id) : std::nullopt;
       if (a.kind == Kind::error) {
         std::string what = watch ? "watch " : a.has_id ? "command: " : "";
-        if (cmd)
-          what = std::string(to_string(cmd->op)) + (cmd->op == Op::record ? ": " : " " + targets_.text(cmd->target) + ": ");
+        if (cmd) {
+          const Op op = cmd->op;
+          what = std::string(to_string(op)) + (op == Op::record ? std::string(": ") : " " + targets_.text(cmd->target) + ": ");
+        }
         listener_.on_remote_error(what + a.code + " " + a.message);
       }
       break;
