@@ -132,6 +132,7 @@ struct LayerConfig {
 
 struct Config {
   std::string file;
+  std::string text;  ///< what file held when it was loaded (learn edits it: bridge/mapping_edit.hpp)
   BlenderConfig blender;
   std::vector<DeviceConfig> devices;
   std::vector<LayerConfig> layers;
