@@ -166,6 +166,17 @@ void Bridge::on_event(const ControlEvent& e) {
 
 // ------------------------------------------------------------------ learn and forget
 
+namespace {
+/// An answer with its op, path and reason (learn_failed, forget_failed); the rest is added.
+codec::LearnAnswer answer_of(const char* op, const std::string& path, std::string reason = {}) {
+  codec::LearnAnswer a;
+  a.op = op;
+  a.path = path;
+  a.reason = std::move(reason);
+  return a;
+}
+}  // namespace
+
 void Bridge::answer(const codec::LearnAnswer& a) {
   std::string line;
   codec::append_learn_answer(line, a);
@@ -175,10 +186,10 @@ void Bridge::answer(const codec::LearnAnswer& a) {
 void Bridge::on_learn(const LearnRequest& request, const std::string& error) {
   if (!error.empty()) {
     spdlog::warn("learn: {}", error);
-    return answer({.op = "learn_failed", .path = request.path, .reason = error});
+    return answer(answer_of("learn_failed", request.path, error));
   }
   if (auto replaced = learner_.start(request, monotonic_us()))
-    answer({.op = "learn_failed", .path = replaced->path, .reason = "replaced by a learn of " + request.path});
+    answer(answer_of("learn_failed", replaced->path, "replaced by a learn of " + request.path));
   spdlog::info("learn: touch a control within {} s to map it to {}", Learner::kTimeoutUs / 1'000'000, request.path);
   arm_learn();
 }
@@ -192,7 +203,7 @@ void Bridge::arm_learn() {
     if (auto expired = learner_.expire(monotonic_us())) {
       const auto reason = "no control touched within " + std::to_string(Learner::kTimeoutUs / 1'000'000) + " s";
       spdlog::info("learn: {}: {}", expired->path, reason);
-      answer({.op = "learn_failed", .path = expired->path, .reason = reason});
+      answer(answer_of("learn_failed", expired->path, reason));
     } else {
       arm_learn();  // a newer learn started meanwhile
     }
@@ -201,7 +212,8 @@ void Bridge::arm_learn() {
 
 void Bridge::learn(const LearnRequest& request, const Touched& touched) {
   const std::string control = config_.devices[touched.device].name + "." + touched.control.str();
-  codec::LearnAnswer a{.op = "learn_failed", .path = request.path, .control = control};
+  auto a = answer_of("learn_failed", request.path);
+  a.control = control;
   const auto made = learned_mapping(request, control, touched.kind);
   if (!made.error.empty()) {
     spdlog::warn("learn: {}", made.error);
@@ -211,7 +223,7 @@ void Bridge::learn(const LearnRequest& request, const Touched& touched) {
   // Live first (the running text plus the entry), then the file (its text plus the entry).
   std::string error;
   std::optional<Config> live;
-  if (const auto text = mapping_edit::append(config_.text, made.entry, error)) {
+  if (const auto text = mapping_edit::append_entry(config_.text, made.entry, error)) {
     auto loaded = load_config_text(text->text, config_.file);
     if (loaded.config) live = std::move(loaded.config);
     else error = loaded.errors.front();
@@ -226,7 +238,7 @@ void Bridge::learn(const LearnRequest& request, const Touched& touched) {
   const auto not_saved = save_edit(
       config_.file, file_text_,
       [&](const std::string& text, std::string& err) -> std::optional<std::string> {
-        auto r = mapping_edit::append(text, made.entry, err);
+        auto r = mapping_edit::append_entry(text, made.entry, err);
         if (!r) return std::nullopt;
         line = r->line;
         return std::move(r->text);
@@ -265,7 +277,8 @@ std::vector<int> lines_targeting(const Config& c, const std::string& path) {
 }  // namespace
 
 void Bridge::on_forget(const std::string& path, const std::string& error) {
-  codec::LearnAnswer a{.op = "forget_failed", .path = path, .file = config_.file};
+  auto a = answer_of("forget_failed", path);
+  a.file = config_.file;
   if (!error.empty()) {
     a.reason = error;
     spdlog::warn("forget: {}", error);
@@ -279,7 +292,7 @@ void Bridge::on_forget(const std::string& path, const std::string& error) {
   }
   std::string why;
   std::optional<Config> live;
-  if (const auto text = mapping_edit::remove(config_.text, lines, why)) {
+  if (const auto text = mapping_edit::remove_entries(config_.text, lines, why)) {
     auto loaded = load_config_text(text->text, config_.file);
     if (loaded.config) live = std::move(loaded.config);
     else why = loaded.errors.front();
@@ -298,7 +311,7 @@ void Bridge::on_forget(const std::string& path, const std::string& error) {
     not_saved = save_edit(
         config_.file, file_text_,
         [&](const std::string& text, std::string& err) -> std::optional<std::string> {
-          auto r = mapping_edit::remove(text, file_lines, err);
+          auto r = mapping_edit::remove_entries(text, file_lines, err);
           if (!r) return std::nullopt;
           return std::move(r->text);
         },

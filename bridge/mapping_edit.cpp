@@ -80,14 +80,15 @@ bool parse(std::string_view text, Parsed& p, std::string& error) {
   return true;
 }
 
-/// The end of the last line in [from, to) that belongs to the list: not blank and not a
-/// comment at column 0 (an indented comment belongs to the list when its items are indented).
-std::size_t last_content_end(std::string_view text, std::size_t from, std::size_t to, bool indented) {
+/// The end of the last line in [from, to) that is not blank and not a comment. With
+/// indented_comments, an indented comment counts too (it belongs to a list whose items are
+/// indented: a new entry goes after a commented-out one).
+std::size_t last_content_end(std::string_view text, std::size_t from, std::size_t to, bool indented_comments) {
   std::size_t last = line_end(text, from);
   for (std::size_t at = line_start(text, from); at < to; at = next_line(text, at)) {
     const auto ind = indent_of(text, at);
     if (ind == std::string_view::npos) continue;
-    if (text[at + ind] == '#' && (ind == 0 || !indented)) continue;
+    if (text[at + ind] == '#' && (ind == 0 || !indented_comments)) continue;
     last = line_end(text, at);
   }
   return last;
@@ -164,7 +165,7 @@ std::string quote(std::string_view s) {
   return out + "'";
 }
 
-std::optional<Appended> append(std::string_view text, const Entry& entry, std::string& error) {
+std::optional<Appended> append_entry(std::string_view text, const Entry& entry, std::string& error) {
   Parsed p;
   if (!parse(text, p, error)) return std::nullopt;
   const auto eol = eol_of(text);
@@ -254,7 +255,7 @@ std::optional<Appended> append(std::string_view text, const Entry& entry, std::s
   return out;
 }
 
-std::optional<Removed> remove(std::string_view text, const std::vector<int>& item_lines, std::string& error) {
+std::optional<Removed> remove_entries(std::string_view text, const std::vector<int>& item_lines, std::string& error) {
   Parsed p;
   if (!parse(text, p, error)) return std::nullopt;
   if (!p.has_key || !p.list.IsSequence()) {
@@ -276,10 +277,9 @@ std::optional<Removed> remove(std::string_view text, const std::vector<int>& ite
     const auto pos = static_cast<std::size_t>(p.list[i].Mark().pos);
     spans.push_back({line_start(text, dash_before(text, pos)), 0, p.list[i].Mark().line + 1});
   }
-  const bool indented = !spans.empty() && indent_of(text, spans[0].from) > 0;
-  for (std::size_t i = 0; i < spans.size(); ++i) {
+  for (std::size_t i = 0; i < spans.size(); ++i) {  // comments after an item stay (they lead the next)
     const auto limit = i + 1 < spans.size() ? spans[i + 1].from : p.end;
-    spans[i].to = next_line(text, last_content_end(text, spans[i].from, limit, indented));
+    spans[i].to = next_line(text, last_content_end(text, spans[i].from, limit, false));
   }
   Removed out;
   std::size_t kept = 0;
@@ -294,7 +294,6 @@ std::optional<Removed> remove(std::string_view text, const std::vector<int>& ite
     return std::nullopt;
   }
   out.text.append(text.substr(kept));
-  // A last item without a newline after it: the line before it keeps its own.
   if (!check_items(out.text, spans.size() - static_cast<std::size_t>(out.count), error)) return std::nullopt;
   return out;
 }

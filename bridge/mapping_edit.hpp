@@ -34,7 +34,7 @@ struct Appended {
 /// value, `[]` or `~`, or as a new mappings: block at the end when there is none. Nothing
 /// before the insertion point and nothing after it changes. nullopt + error (naming the
 /// line) when the text is not YAML or mappings: is not a list.
-std::optional<Appended> append(std::string_view text, const Entry& entry, std::string& error);
+std::optional<Appended> append_entry(std::string_view text, const Entry& entry, std::string& error);
 
 /// The text without some items of its mappings: list, and how many were cut.
 struct Removed {
@@ -47,6 +47,6 @@ struct Removed {
 /// comments and blank lines after it stay. A list left empty is left as `mappings:` (no
 /// items). nullopt + error when the text is not YAML, the list is in flow style, or a line
 /// names no item.
-std::optional<Removed> remove(std::string_view text, const std::vector<int>& item_lines, std::string& error);
+std::optional<Removed> remove_entries(std::string_view text, const std::vector<int>& item_lines, std::string& error);
 
 }  // namespace knoblink::mapping_edit

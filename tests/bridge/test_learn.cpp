@@ -55,7 +55,7 @@ struct Dir {
 
 auto append_k2(int* line = nullptr) {
   return [line](const std::string& text, std::string& err) -> std::optional<std::string> {
-    auto r = mapping_edit::append(text, mapping_edit::Entry{{{"control", "box.k2"}, {"add", "context.scene.frame_current"}}}, err);
+    auto r = mapping_edit::append_entry(text, mapping_edit::Entry{{{"control", "box.k2"}, {"add", "context.scene.frame_current"}}}, err);
     if (!r) return std::nullopt;
     if (line) *line = r->line;
     return r->text;
@@ -155,15 +155,31 @@ TEST_CASE("the learn and forget events are decoded and checked; the answers enco
   CHECK(a.message.empty());
 
   std::string out;
-  codec::append_learn_answer(out, {.op = "learned", .path = "context.scene.frame_current", .control = "box.e1",
-                                   .mapping = "add", .file = "/m/box.yaml", .line = 41});
+  codec::LearnAnswer learned;
+  learned.op = "learned";
+  learned.path = "context.scene.frame_current";
+  learned.control = "box.e1";
+  learned.mapping = "add";
+  learned.file = "/m/box.yaml";
+  learned.line = 41;
+  codec::append_learn_answer(out, learned);
   CHECK(nlohmann::json::parse(out) == nlohmann::json::parse(R"({"op":"learned","path":"context.scene.frame_current",
         "control":"box.e1","mapping":"add","file":"/m/box.yaml","line":41})"));
   out.clear();
-  codec::append_learn_answer(out, {.op = "learn_failed", .path = "context.scene.frame_current", .reason = "no control touched within 15 s"});
+  codec::LearnAnswer failed;
+  failed.op = "learn_failed";
+  failed.path = "context.scene.frame_current";
+  failed.reason = "no control touched within 15 s";
+  codec::append_learn_answer(out, failed);
   CHECK(out == R"({"op":"learn_failed","path":"context.scene.frame_current","reason":"no control touched within 15 s"})" "\n");
   out.clear();
-  codec::append_learn_answer(out, {.op = "forgot", .path = "context.scene.a", .file = "/m/b.yaml", .lines = {5, 9}, .count = 2});
+  codec::LearnAnswer forgot;
+  forgot.op = "forgot";
+  forgot.path = "context.scene.a";
+  forgot.file = "/m/b.yaml";
+  forgot.lines = {5, 9};
+  forgot.count = 2;
+  codec::append_learn_answer(out, forgot);
   CHECK(nlohmann::json::parse(out) ==
         nlohmann::json::parse(R"({"op":"forgot","path":"context.scene.a","file":"/m/b.yaml","lines":[5,9],"count":2})"));
 }

@@ -90,7 +90,8 @@ TEST_CASE("learn: the next knob turned is mapped, appended to the file, live at 
   Rig r;
   r.learn(kLocY);
   r.pty.write("k2 300\n");  // where k2 is: not a touch yet
-  r.pty.write("k2 310\n");  // 10 steps: 1% of 0..1023
+  r.pty.write("k2 305\n");  // jitter: under 1% of 0..1023
+  r.pty.write("k2 311\n");  // 11 steps: a touch
   const auto learned = r.next("learned");
   CHECK(learned == json({{"op", "learned"}, {"path", kLocY}, {"control", "box.k2"}, {"mapping", "set"},
                          {"file", r.cfg}, {"line", 9}}));
@@ -174,7 +175,7 @@ TEST_CASE("learn into a read-only or moved file: reported with the reason, live 
   CHECK(slurp(moved) == r.original);
   CHECK_FALSE(std::filesystem::exists(r.cfg));
   r.pty.write("b1 0\nb1 1\n");
-  CHECK(r.next("keyframe") == json({{"op", "keyframe"}, {"path", "context.scene.frame_current"}}));
+  CHECK(r.next("keyframe")["path"] == "context.scene.frame_current");
   // Forgetting a mapping that is only live: gone, nothing to write.
   r.send({{"ev", "forget"}, {"path", kLocY}});
   const auto forgot = r.next("forgot");
