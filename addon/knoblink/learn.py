@@ -8,7 +8,6 @@ property (the same resolve(write=True) and policy.py rules a `set` meets) or the
 not in Contract 2's grammar (protocol.parse_path).
 """
 
-import ast
 import collections
 import math
 import os
@@ -162,6 +161,12 @@ def learnable(path):
 _REPR = re.compile(r"bpy\.data\.(\w+)\[('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")\](.*)", re.ASCII)
 
 
+def _unrepr(literal):
+    """The text of a Python string literal as repr() writes it ('Mat "A"', 'it\\'s'): its
+    quotes off, its backslash escapes decoded (non-ASCII characters stay as they are)."""
+    return literal[1:-1].encode("latin-1", "backslashreplace").decode("unicode_escape")
+
+
 def full_path(struct, prop, index=None):
     """The full data path of struct.prop[index] as Copy Full Data Path writes it
     (bpy.data.objects["Cube"].location[1]), or "" when struct is not in bpy.data."""
@@ -173,7 +178,7 @@ def full_path(struct, prop, index=None):
         rel = struct.path_from_id(prop)
     except (ValueError, TypeError):
         return ""
-    name = ast.literal_eval(m.group(2))  # a string literal only (never code)
+    name = _unrepr(m.group(2))
     text = f"bpy.data.{m.group(1)}[{protocol.quote(name)}]{m.group(3)}.{rel}"
     return text if index is None or index < 0 else f"{text}[{index}]"
 

@@ -147,6 +147,9 @@ mat.use_nodes = True
 node = mat.node_tree.nodes["Principled BSDF"]
 want = ('bpy.data.materials["Mat \\"A\\""].node_tree.nodes["Principled BSDF"].inputs[0].default_value')
 check(learn.full_path(node.inputs[0], "default_value") == want, learn.full_path(node.inputs[0], "default_value"))
+empty = bpy.data.objects.new("Würfel's \\ one", None)
+check(learn.full_path(empty, "location", 0) == 'bpy.data.objects["Würfel\'s \\\\ one"].location[0]',
+      learn.full_path(empty, "location", 0))
 check(learn.menu_draw in bpy.types.UI_MT_button_context_menu._dyn_ui_initialize(), "menu item appended")
 
 # ---- the bridge's answers, reported and kept
