@@ -263,30 +263,30 @@ def _forget_event(path):
     return {"ev": "forget", "path": path}, label
 
 
-class KNOBLINK_OT_learn(bpy.types.Operator):
+class _OnProperty:
+    """An operator on one property: path, or the property under the mouse when empty."""
+
+    path: bpy.props.StringProperty(name="Data path", description="Full data path of the property; "
+                                   "empty: the property under the mouse", default="",
+                                   options={"SKIP_SAVE"})
+    _op, _event = "", None
+
+    def execute(self, context):
+        return _send(self._op, self, context, type(self)._event)
+
+
+class KNOBLINK_OT_learn(_OnProperty, bpy.types.Operator):
     """Map the next control touched on the knob box (within 15 s) to this property"""
     bl_idname = "knoblink.learn"
     bl_label = "Map to Controller"
-
-    path: bpy.props.StringProperty(name="Data path", description="Full data path of the property; "
-                                   "empty: the property under the mouse", default="",
-                                   options={"SKIP_SAVE"})
-
-    def execute(self, context):
-        return _send("learn", self, context, learnable)
+    _op, _event = "learn", learnable
 
 
-class KNOBLINK_OT_forget(bpy.types.Operator):
+class KNOBLINK_OT_forget(_OnProperty, bpy.types.Operator):
     """Remove the knob box mappings of this property (from the mapping file too)"""
     bl_idname = "knoblink.forget"
     bl_label = "Forget Mapping"
-
-    path: bpy.props.StringProperty(name="Data path", description="Full data path of the property; "
-                                   "empty: the property under the mouse", default="",
-                                   options={"SKIP_SAVE"})
-
-    def execute(self, context):
-        return _send("forget", self, context, _forget_event)
+    _op, _event = "forget", _forget_event
 
 
 class KNOBLINK_OT_report(bpy.types.Operator):

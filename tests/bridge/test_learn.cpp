@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bridge/learn.hpp"
+#include "harness.hpp"
 #include "bridge/link_codec.hpp"
 
 using namespace knoblink;
@@ -36,22 +37,7 @@ std::string keys_of(const LearnedMapping& m) {
   return out;
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
 
-struct Dir {
-  std::filesystem::path path = std::filesystem::temp_directory_path() / ("learn-test-" + std::to_string(::getpid()));
-  Dir() { std::filesystem::create_directories(path); }
-  ~Dir() { std::filesystem::remove_all(path); }
-  std::string write(const std::string& name, const std::string& text) const {
-    std::ofstream(path / name, std::ios::binary) << text;
-    return (path / name).string();
-  }
-};
 
 auto append_k2(int* line = nullptr) {
   return [line](const std::string& text, std::string& err) -> std::optional<std::string> {
@@ -185,13 +171,13 @@ TEST_CASE("the learn and forget events are decoded and checked; the answers enco
 }
 
 TEST_CASE("save_edit replaces the file atomically and keeps its mode") {
-  Dir dir;
+  kltest::TempDir dir;
   const auto file = dir.write("box.yaml", kFile);
   ::chmod(file.c_str(), 0640);
   int line = 0;
   std::string written;
   REQUIRE(save_edit(file, kFile, append_k2(&line), &written) == "");
-  CHECK(slurp(file) == written);
+  CHECK(kltest::read_file(file) == written);
   CHECK(written == "devices:\n  box:\n    serial: {port: auto}\nmappings:  # learned ones go here\n"
                    "  - control: box.k2\n    add: context.scene.frame_current\n");
   CHECK(line == 5);
@@ -199,36 +185,36 @@ TEST_CASE("save_edit replaces the file atomically and keeps its mode") {
   REQUIRE(::stat(file.c_str(), &st) == 0);
   CHECK((st.st_mode & 07777) == 0640);
   std::size_t files = 0;
-  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir.path)) ++files;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir.path())) ++files;
   CHECK(files == 1);  // no temporary file left
 }
 
 TEST_CASE("save_edit through a symlink replaces its target, and keeps the link") {
-  Dir dir;
+  kltest::TempDir dir;
   const auto real = dir.write("real.yaml", kFile);
-  const auto link = (dir.path / "link.yaml").string();
+  const auto link = dir.file("link.yaml");
   std::filesystem::create_symlink(real, link);
   REQUIRE(save_edit(link, kFile, append_k2(), nullptr) == "");
   CHECK(std::filesystem::is_symlink(link));
-  CHECK(slurp(real).find("box.k2") != std::string::npos);
+  CHECK(kltest::read_file(real).find("box.k2") != std::string::npos);
 }
 
 TEST_CASE("save_edit leaves a read-only, moved or changed file alone and says why") {
-  Dir dir;
+  kltest::TempDir dir;
   const auto file = dir.write("box.yaml", kFile);
   ::chmod(file.c_str(), 0444);
   CHECK(save_edit(file, kFile, append_k2(), nullptr) == file + " is read-only (mode 0444)");
-  CHECK(slurp(file) == kFile);
+  CHECK(kltest::read_file(file) == kFile);
   ::chmod(file.c_str(), 0644);
   CHECK(save_edit(file, "other text", append_k2(), nullptr) ==
         file + " changed since knoblink loaded it; reload it (SIGHUP) and try again, so no edit of yours is lost");
-  CHECK(slurp(file) == kFile);
-  std::filesystem::rename(file, (dir.path / "moved.yaml"));
+  CHECK(kltest::read_file(file) == kFile);
+  std::filesystem::rename(file, dir.file("moved.yaml"));
   CHECK_THAT(save_edit(file, kFile, append_k2(), nullptr), Catch::StartsWith("cannot find " + file + ": ") &&
                                                                Catch::EndsWith("(moved or deleted?)"));
   CHECK_FALSE(std::filesystem::exists(file));
   const auto bad = dir.write("bad.yaml", "mappings: {a: 1}\n");
   CHECK_THAT(save_edit(bad, "mappings: {a: 1}\n", append_k2(), nullptr),
              Catch::Contains("mappings: is not a list"));
-  CHECK(slurp(bad) == "mappings: {a: 1}\n");
+  CHECK(kltest::read_file(bad) == "mappings: {a: 1}\n");
 }

@@ -22,12 +22,6 @@ namespace {
 const std::string kBin = KNOBLINK_BINARY_DIR "/bridge/knoblink";
 const std::string kLocY = R"(bpy.data.objects["Cube"].location[1])";
 
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
 
 /// The bridge and its two ends: the fake Blender's connection and the fake box.
 struct Rig {
@@ -96,7 +90,7 @@ TEST_CASE("learn: the next knob turned is mapped, appended to the file, live at 
   CHECK(learned == json({{"op", "learned"}, {"path", kLocY}, {"control", "box.k2"}, {"mapping", "set"},
                          {"file", r.cfg}, {"line", 9}}));
   // Exactly the new mapping after the last item; the rest byte for byte.
-  CHECK(slurp(r.cfg) == "# the box on my desk\nblender: {port: " + std::to_string(r.blender.port()) +
+  CHECK(read_file(r.cfg) == "# the box on my desk\nblender: {port: " + std::to_string(r.blender.port()) +
                             "}\ndevices:\n  box:\n    serial: {port: " + r.pty.slave() +
                             "}\nmappings:\n  - control: box.k1    # the big one\n    set: context.scene.a\n" + kLearnedK2 +
                             "\n# layers later\n");
@@ -113,14 +107,14 @@ TEST_CASE("learn: the next knob turned is mapped, appended to the file, live at 
   const auto second = r.next("learned");
   CHECK(second["mapping"] == "add");
   CHECK(second["line"] == 12);
-  CHECK_THAT(slurp(r.cfg), Catch::Contains(kLearnedK2 + "  - control: box.e1\n    add: 'context.scene.frame_current'\n    step: 1\n\n# layers later\n"));
+  CHECK_THAT(read_file(r.cfg), Catch::Contains(kLearnedK2 + "  - control: box.e1\n    add: 'context.scene.frame_current'\n    step: 1\n\n# layers later\n"));
 
   // Forget both: the file is the original again, byte for byte, and k2 moves nothing.
   r.send({{"ev", "forget"}, {"path", kLocY}});
   CHECK(r.next("forgot") == json({{"op", "forgot"}, {"path", kLocY}, {"count", 1}, {"file", r.cfg}, {"lines", {9}}}));
   r.send({{"ev", "forget"}, {"path", "context.scene.frame_current"}});
   CHECK(r.next("forgot")["lines"] == json({9}));
-  CHECK(slurp(r.cfg) == r.original);
+  CHECK(read_file(r.cfg) == r.original);
   r.pty.write("k2 0\nk1 1023\n");
   CHECK(r.next("set") == json({{"op", "set"}, {"path", "context.scene.a"}, {"value", 1.0}}));  // k2 sent nothing first
   r.send({{"ev", "forget"}, {"path", kLocY}});
@@ -141,12 +135,12 @@ TEST_CASE("learn: no control touched within 15 s is answered learn_failed; bad e
   r.pty.write("k2 900\n");  // too late: nothing learned
   r.send({{"ev", "learn"}, {"path", "context.scene.__class__"}, {"kind", "FLOAT"}, {"min", 0}, {"max", 1}});
   CHECK_THAT(r.next("learn_failed")["reason"].get<std::string>(), Catch::Contains("is not a data path"));
-  CHECK(slurp(r.cfg) == r.original);
+  CHECK(read_file(r.cfg) == r.original);
   // A button on a float: keyframe; a knob on a bool: refused with the reason.
   r.learn(R"(bpy.data.objects["Cube"].hide_render)", "BOOLEAN", 0, 1);
   r.pty.write("k1 100\nk1 400\n");
   CHECK(r.next("learn_failed")["reason"] == "box.k1 is a knob or fader; a bool property is learned from a button");
-  CHECK(slurp(r.cfg) == r.original);
+  CHECK(read_file(r.cfg) == r.original);
 }
 
 TEST_CASE("learn into a read-only or moved file: reported with the reason, live anyway, the file untouched") {
@@ -158,7 +152,7 @@ TEST_CASE("learn into a read-only or moved file: reported with the reason, live 
   CHECK(learned["control"] == "box.k2");
   CHECK_FALSE(learned.contains("line"));
   CHECK(learned["error"] == r.cfg + " is read-only (mode 0444); the mapping is live until knoblink stops or reloads");
-  CHECK(slurp(r.cfg) == r.original);
+  CHECK(read_file(r.cfg) == r.original);
   r.pty.write("k2 0\n");
   CHECK(r.next("set") == json({{"op", "set"}, {"path", kLocY}, {"value", -10.0}}));
 
@@ -172,7 +166,7 @@ TEST_CASE("learn into a read-only or moved file: reported with the reason, live 
   CHECK(second["mapping"] == "keyframe");
   CHECK_THAT(second["error"].get<std::string>(), Catch::StartsWith("cannot find " + r.cfg + ": ") &&
                                                      Catch::Contains("(moved or deleted?)"));
-  CHECK(slurp(moved) == r.original);
+  CHECK(read_file(moved) == r.original);
   CHECK_FALSE(std::filesystem::exists(r.cfg));
   r.pty.write("b1 0\nb1 1\n");
   CHECK(r.next("keyframe")["path"] == "context.scene.frame_current");

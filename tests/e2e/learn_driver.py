@@ -2,7 +2,8 @@
 hands in Blender. Every file NAME.json the test renames into $KNOBLINK_TEST_COMMANDS is one
 command, {"do": "learn"|"forget", "path": P}, run as the operator; each result and every
 change of the add-on's last learn result (link.running().learns.last) is printed as a line
-"learn-driver {json}" for the test to read from Blender's log."""
+"learn-driver {json}" for the test to read from Blender's log; the first, {"ready": true},
+once Blender's event loop runs (a GUI Blender under load may take a while to get there)."""
 
 import json
 import os
@@ -13,6 +14,7 @@ import bpy
 FOLDER = os.environ["KNOBLINK_TEST_COMMANDS"]
 _done = set()
 _last = [None]
+_ready = []
 
 
 def say(obj):
@@ -21,6 +23,9 @@ def say(obj):
 
 def tick():
     addon = sys.modules["knoblink"]
+    if not _ready:  # the window's event loop runs (timers fire): the test may go on
+        _ready.append(True)
+        say({"ready": True})
     for name in sorted(os.listdir(FOLDER)):
         if not name.endswith(".json") or name in _done:
             continue

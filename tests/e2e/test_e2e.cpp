@@ -353,6 +353,7 @@ TEST_CASE("learn in the real Blender GUI: Map to Controller, a knob turned, the 
   const auto cfg = dir.write("learn.yaml", original);
   Process bridge({KNOBLINK_BINARY_DIR "/bridge/knoblink", "run", "-v", "--config", cfg}, dir.file("bridge.log"));
   const std::string locy = R"(bpy.data.objects["Cube"].location[1])";
+  REQUIRE(wait_until([&] { return blender.proc->log().find("learn-driver {\"ready\": true}") != std::string::npos; }, 120s));
   Observer scene;
   scene.connect(blender.port, {locy, kRot});
   REQUIRE(scene.wait_for(locy, near(0), 20s));
@@ -380,10 +381,7 @@ TEST_CASE("learn in the real Blender GUI: Map to Controller, a knob turned, the 
   CHECK(learned["message"] == "k2 on box -> Cube location Y (learn.yaml line 9)");
   CHECK(learned["ok"] == true);
   // The file gained exactly the new mapping; every other byte is as it was.
-  std::ifstream f(cfg, std::ios::binary);
-  std::stringstream text;
-  text << f.rdbuf();
-  CHECK(text.str() == original + "  - control: box.k2\n    set: '" + locy + "'\n    to: [-10, 10]\n");
+  CHECK(read_file(cfg) == original + "  - control: box.k2\n    set: '" + locy + "'\n    to: [-10, 10]\n");
   // The knob now moves location Y, and the port was opened once.
   sim.send("knob 2 1023");
   sim.sync();
@@ -395,10 +393,7 @@ TEST_CASE("learn in the real Blender GUI: Map to Controller, a knob turned, the 
   const auto forgot = last_result(blender, "forgot", 20s);
   REQUIRE(forgot.is_object());
   CHECK(forgot["message"] == "forgot 1 mapping of Cube location Y (learn.yaml line 9)");
-  std::ifstream g(cfg, std::ios::binary);
-  std::stringstream after;
-  after << g.rdbuf();
-  CHECK(after.str() == original);
+  CHECK(read_file(cfg) == original);
   sim.send("knob 2 0");
   sim.send("knob 1 1023");  // k1 still maps: once its rotation lands, k2's turn would have too
   sim.sync();
