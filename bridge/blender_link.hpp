@@ -55,6 +55,8 @@ class LinkListener {
   virtual void on_learn(const LearnRequest& /*request*/, const std::string& /*error*/) {}
   /// Blender asks to forget the mappings of path (error: why the event is unusable, else empty).
   virtual void on_forget(const std::string& /*path*/, const std::string& /*error*/) {}
+  /// Recording was turned on or off in Blender (by anyone), or is on when the link comes up.
+  virtual void on_record(bool /*on*/) {}
 };
 
 class BlenderLink {

@@ -61,6 +61,7 @@ class Bridge final : public EventSink, public LinkListener {
   void on_remote_error(const std::string& text) override;
   void on_learn(const LearnRequest& request, const std::string& error) override;
   void on_forget(const std::string& path, const std::string& error) override;
+  void on_record(bool on) override;
 
  private:
   void build_pipeline();

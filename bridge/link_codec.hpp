@@ -34,6 +34,7 @@ struct Answer {
     value,      ///< {"ev":"value","path":P,"value":V}: number (vectors: 1 if any element is non-zero) or nullopt
     learn,      ///< {"ev":"learn","path":P,"kind":K,"min":lo,"max":hi}: learn (message: why it is unusable)
     forget,     ///< {"ev":"forget","path":P}: forget P's mappings (message: why it is unusable)
+    record,     ///< {"ev":"record","on":B}: recording on (value 1) or off (0) in Blender
     other,      ///< valid JSON this bridge has no use for (a newer add-on's event)
     malformed,  ///< not a JSON object; message says what it was
   };
@@ -43,7 +44,7 @@ struct Answer {
   std::string server, blender;  ///< hello
   std::string code, message;    ///< error (message also for malformed)
   std::string path;             ///< value, learn, forget
-  std::optional<double> value;  ///< value
+  std::optional<double> value;  ///< value; record: 1 or 0
   LearnRequest learn;           ///< learn
 };
 
