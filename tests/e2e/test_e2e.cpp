@@ -355,6 +355,13 @@ TEST_CASE("learn in the real Blender GUI: Map to Controller, a knob turned, the 
   Process bridge({KNOBLINK_BINARY_DIR "/bridge/knoblink", "run", "-v", "--config", cfg}, dir.file("bridge.log"));
   const std::string locy = R"(bpy.data.objects["Cube"].location[1])";
   REQUIRE(wait_until([&] { return blender.proc->log().find("learn-driver {\"ready\": true}") != std::string::npos; }, 120s));
+  struct Dump {
+    const Blender& b;
+    const Process& p;
+    ~Dump() {
+      if (std::uncaught_exceptions()) std::fprintf(stderr, "BLENDER LOG\n%s\nBRIDGE LOG\n%s\n", b.proc->log().c_str(), p.log().c_str());
+    }
+  } dump{blender, bridge};
   Observer scene;
   scene.connect(blender.port, {locy, kRot});
   REQUIRE(scene.wait_for(locy, near(0), 20s));
