@@ -178,6 +178,8 @@ bool BlenderLink::on_line(std::string_view line, std::uint64_t gen) {
       }
       break;
     }
+    case Kind::learn: listener_.on_learn(a.learn, a.message); break;
+    case Kind::forget: listener_.on_forget(a.path, a.message); break;
     case Kind::hello:
     case Kind::other:
     case Kind::malformed: break;
@@ -194,6 +196,15 @@ void BlenderLink::set_watched(std::vector<std::uint32_t> watched) {
   watched_ = std::move(watched);
   if (state_ != State::up) return;
   queue_watches();  // a reloaded mapping: watching again sends each current value
+  do_write();
+}
+
+void BlenderLink::send_line(std::string line) {
+  if (state_ != State::up) {
+    spdlog::warn("blender: not connected; dropped the answer {}", line.substr(0, line.find('\n')));
+    return;
+  }
+  watch_lines_ += line;
   do_write();
 }
 

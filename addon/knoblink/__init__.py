@@ -21,14 +21,14 @@ import os
 
 import bpy
 
-from . import link, record, ui
+from . import learn, link, record, ui
 
 classes = (
     ui.KNOBLINK_AP_preferences,
     ui.KNOBLINK_OT_restart,
     record.KNOBLINK_OT_record_toggle,
     ui.KNOBLINK_PT_panel,
-)
+) + learn.classes
 
 # Environment overrides (launcher, tests): KNOBLINK_PORT, KNOBLINK_BIND, KNOBLINK_TOKEN.
 # The discovery file's folder comes from XDG_RUNTIME_DIR, else HOME (discovery.py).
@@ -58,10 +58,12 @@ def pump(budget_s=None):
 def register():
     for cls in classes:
         bpy.utils.register_class(cls)
+    learn.register()
     link.start(settings())
 
 
 def unregister():
     link.stop()
+    learn.unregister()
     for cls in reversed(classes):
         bpy.utils.unregister_class(cls)
