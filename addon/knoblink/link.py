@@ -10,7 +10,7 @@ import time
 import bpy
 from bpy.app.handlers import persistent
 
-from . import apply, discovery, protocol, sessions
+from . import apply, discovery, protocol, sessions, wake
 from .cmdqueue import CommandQueue, GestureTracker
 from .protocol import ProtocolError
 from .server import Server, is_loopback
@@ -20,10 +20,11 @@ class Settings:
     """What the link runs with (preferences, possibly overridden by env)."""
 
     def __init__(self, host="127.0.0.1", port=9876, token="", max_clients=8, budget_ms=2.0,
-                 operators=protocol.DEFAULT_OPERATORS):
+                 operators=protocol.DEFAULT_OPERATORS, wake_ms=100):
         self.host, self.port, self.token, self.max_clients = host, port, token, max_clients
         self.budget_ms = budget_ms
         self.operators = frozenset(operators)
+        self.wake_ms = wake_ms  # keep the loop awake this long after the last command; 0: off
 
 
 _UNSENT = object()
@@ -44,6 +45,9 @@ class Link:
         self.log = log or (lambda msg: print(f"knoblink: {msg}", file=sys.stderr, flush=True))
         self.queue = CommandQueue()
         self.gestures = GestureTracker()
+        self.wake = wake.Wake(settings.wake_ms / 1000.0)
+        self._wrote = False  # the drain applied a write (set, add, toggle, keyframe, call)
+        self._watched_t = 0.0
         self.roots = apply.Roots()
         self.server = None
         self.watches = {}  # connection -> {path text: [ParsedPath, last value sent]}
@@ -100,6 +104,7 @@ class Link:
         self.discovery_path = path
 
     def stop(self):
+        self.wake.stop()
         self._drop_unapplied()
         if self.discovery_path:
             discovery.remove(self.discovery_path, self.token)
@@ -155,12 +160,19 @@ class Link:
             if clock() >= deadline:
                 break
         self.last_apply_ms = (clock() - t0) * 1000.0
-        due = self.gestures.due(self._now)
+        if self._wrote:
+            self._wrote = False
+            self.wake.touch(self._now)
+        self.wake.poll(self._now)
+        # While awake no undo step is pushed (a memfile step stalls the loop for
+        # tens of ms): gestures that ended wait until the stream rests.
+        due = None if self.wake.awake else self.gestures.due(self._now)
         if due:
             t_undo = clock()
             self._undo_push(due)
             self.last_undo_ms = (clock() - t_undo) * 1000.0
-        if self.watches:
+        if self.watches and (n or self._now - self._watched_t >= 0.004):
+            self._watched_t = self._now  # awake, drains run every pass: read watches as often as asleep
             self._check_watches()
         if self.server is not None and _blend_file() != self.published_file:
             self.publish()  # a file opened before the add-on started, or a handler that did not run
@@ -182,8 +194,8 @@ class Link:
         except Exception as e:  # keep the timer alive; say what broke
             self.error = f"drain failed: {e!r}"
             self.log(self.error)
-        if len(self.queue):
-            return 0.0
+        if len(self.queue) or self.wake.awake:
+            return 0.0  # every pass while awake (docs/performance.md, "Wake-up")
         return 0.005 if self.server is not None and self.server.clients else 0.05
 
     def _reply(self, cmd, replies, err=None):
@@ -276,6 +288,7 @@ class Link:
             self.watches.setdefault(conn, {})[p.text] = [p, _UNSENT]
         else:
             apply.run(cmd, value, self.roots, self.settings.operators)
+            self._wrote = True
             if op == "set" or op == "add":
                 self.gestures.touch(p.text, self._now)
             elif op == "toggle" or op == "keyframe":
@@ -338,6 +351,13 @@ def _blend_file():
 
 
 @persistent
+def _file_loading(*_args):
+    """load_pre: the window manager is about to free its timers; remove the wake-up's first."""
+    if current is not None:
+        current.wake.stop()
+
+
+@persistent
 def _file_changed(*_args):
     """load_post / save_post: the discovery file's "file" follows the open .blend."""
     if current is not None:
@@ -355,6 +375,8 @@ def start(settings):
     for handlers in (bpy.app.handlers.load_post, bpy.app.handlers.save_post):
         if _file_changed not in handlers:
             handlers.append(_file_changed)
+    if _file_loading not in bpy.app.handlers.load_pre:
+        bpy.app.handlers.load_pre.append(_file_loading)
     return current
 
 
@@ -366,6 +388,8 @@ def stop():
     for handlers in (bpy.app.handlers.load_post, bpy.app.handlers.save_post):
         while _file_changed in handlers:
             handlers.remove(_file_changed)
+    while _file_loading in bpy.app.handlers.load_pre:
+        bpy.app.handlers.load_pre.remove(_file_loading)
     if current is not None:
         current.stop()
         current = None
