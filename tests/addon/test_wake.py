@@ -227,3 +227,21 @@ def test_quit_while_awake(blender, c):
     out = "\n".join(blender.out)
     assert rc == 0, out[-3000:]
     assert "Traceback" not in out and "Segmentation" not in out, out[-3000:]
+
+
+@pytest.mark.parametrize("how", ["bpy50", "blender34-b"])
+def test_background_does_nothing(tmp_path, how):
+    """No window (PyPI bpy 5.0, blender -b): the wake-up never starts, the stream applies."""
+    if BACKEND == "blender34":
+        pytest.skip("background runs: KNOBLINK_BACKEND=background")
+    env = isolated_env(tmp_path)
+    script = os.path.join(HERE, "wake_background.py")
+    cmd = ([sys.executable, script] if how == "bpy50" else
+           ["blender", "-b", "--factory-startup", "--python-exit-code", "1", "--python", script])
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    lines = [line for line in r.stdout.splitlines() if line.startswith("knoblink-wake-bg ")]
+    assert lines, f"rc={r.returncode}\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
+    found = json.loads(lines[-1].split(" ", 1)[1])
+    assert found["background"] and found["wake_ms"] == 100, found
+    assert found["kb"] == 300 and found["wakeups"] == 0 and not found["awake_seen"], found
+    assert r.returncode == 0, f"{found}\n{r.stderr[-3000:]}"
