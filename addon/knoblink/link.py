@@ -166,11 +166,8 @@ class Link:
         self.wake.poll(self._now)
         # While awake no undo step is pushed (a memfile step stalls the loop for
         # tens of ms): gestures that ended wait until the stream rests.
-        due = None if self.wake.awake else self.gestures.due(self._now)
-        if due:
-            t_undo = clock()
-            self._undo_push(due)
-            self.last_undo_ms = (clock() - t_undo) * 1000.0
+        if not self.wake.awake:
+            self._push_ended()
         if self.watches and (n or self._now - self._watched_t >= 0.004):
             self._watched_t = self._now  # awake, drains run every pass: read watches as often as asleep
             self._check_watches()
@@ -287,6 +284,8 @@ class Link:
             apply.read(apply.resolve(p, self.roots))  # a watch that cannot be read is answered now
             self.watches.setdefault(conn, {})[p.text] = [p, _UNSENT]
         else:
+            if op == "call":
+                self._push_ended()  # an operator (ed.undo) sees every gesture that ended, awake or not
             apply.run(cmd, value, self.roots, self.settings.operators)
             self._wrote = True
             if op == "set" or op == "add":
@@ -306,6 +305,14 @@ class Link:
                 if w[1] is _UNSENT or v != w[1]:
                     w[1] = v
                     post(conn, {"ev": "value", "path": text, "value": v})
+
+    def _push_ended(self):
+        """One undo step for the gestures that ended (cmdqueue.GestureTracker)."""
+        due = self.gestures.due(self._now)
+        if due:
+            t0 = time.perf_counter()
+            self._undo_push(due)
+            self.last_undo_ms = (time.perf_counter() - t0) * 1000.0
 
     def _undo_push(self, paths):
         names = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
