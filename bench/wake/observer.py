@@ -48,10 +48,13 @@ def settle():
 def observe():
     ob = bpy.data.objects["Cube"]
     v = ob["kb"]
+    now = clock()
     if v != state["value"]:
         state["value"] = v
-        state["samples"].append((v, clock()))
+        state["samples"].append((v, now))
     state["passes"] += 1
+    if state.get("arming"):
+        _arming(now)
     ctl = ob["kb_phase"]
     if ctl != state["phase"]:
         _control(ob, ctl)
@@ -65,8 +68,7 @@ def _control(ob, ctl):
     elif ctl > 0:  # arm phase ctl
         prefs.wake_ms = PLAN[ctl - 1]["wake_ms"]
         ob["kb"] = 0
-        state.update(value=0, samples=[], passes=0, t0=clock())
-        say(f"armed {ctl} wake_ms={prefs.wake_ms}")
+        state.update(value=0, samples=[], passes=0, t0=clock(), arming=True, calm=0, last=clock())
     elif ctl < 0 and old == -ctl:  # end phase -ctl
         k = -ctl
         data = {"phase": k, "samples": state["samples"], "passes": state["passes"],
@@ -74,6 +76,17 @@ def _control(ob, ctl):
         with open(os.path.join(OUT, f"phase-{k}.json"), "w") as f:
             json.dump(data, f)
         say(f"done {k}")
+
+
+def _arming(now):
+    """A preference change redraws the whole window (hundreds of ms at 1280x720 under
+    llvmpipe): the phase is armed once the loop has been at rest for CALM_PASSES
+    passes (every gap < 20 ms) and at least 0.5 s since the change."""
+    state["calm"] = state["calm"] + 1 if now - state["last"] < 0.02 else 0
+    state["last"] = now
+    if state["calm"] >= CALM_PASSES and now - state["t0"] >= 0.5:
+        state.update(arming=False, samples=[], passes=0, t0=now)
+        say(f"armed {state['phase']} wake_ms={prefs.wake_ms}")
 
 
 def _wakeups():

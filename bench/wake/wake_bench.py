@@ -210,8 +210,7 @@ def analyse(phase, sent, samples):
 def run_phase(k, phase, blender, client, bridge, out):
     control = client  # phases are armed over the direct link (the bridge maps only k1)
     control.set(PHASE, k)
-    blender.wait(f"knoblink-wake-bench armed {k} ", 10)
-    time.sleep(0.5)  # the control set's own wake-up ends; the loop is back at rest
+    blender.wait(f"knoblink-wake-bench armed {k} ", 60)  # the loop at rest again (observer.py)
     b0, g0, t0 = cpu_ticks(blender.pid), cpu_ticks(bridge.proc.pid) if bridge else 0, clock()
     if phase["kind"] == "idle":
         time.sleep(phase["seconds"])
