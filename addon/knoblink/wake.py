@@ -24,9 +24,9 @@ import bpy
 _CHECK_WINDOW_S = 0.05
 # Python's GIL switch interval while awake. The awake main thread takes and drops the
 # GIL thousands of times a second and mostly wins it back at once, so the socket
-# thread (which parses and queues each line) would wait for a forced switch: up to the
-# default 5 ms, the very delay the wake-up removes (measured: clusters of ~4 ms
-# latencies at 1 kHz). Restored when the loop sleeps again.
+# thread (which parses and queues each line) can wait for a forced switch: up to the
+# default 5 ms, the very delay the wake-up removes. Restored when the loop sleeps again.
+# (Its effect is not yet measured apart from the scheduler's: docs/performance.md.)
 _SWITCH_S = 0.0002
 
 
