@@ -191,7 +191,10 @@ class Link:
         except Exception as e:  # keep the timer alive; say what broke
             self.error = f"drain failed: {e!r}"
             self.log(self.error)
-        if len(self.queue) or self.wake.awake:
+        if len(self.queue):
+            return 0.0
+        if self.wake.awake:
+            self.wake.nap()
             return 0.0  # every pass while awake (docs/performance.md, "Wake-up")
         return 0.005 if self.server is not None and self.server.clients else 0.05
 

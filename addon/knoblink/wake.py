@@ -17,6 +17,7 @@ the bpy module have no window: touch() does nothing there.
 """
 
 import sys
+import time
 
 import bpy
 
@@ -28,6 +29,13 @@ _CHECK_WINDOW_S = 0.05
 # default 5 ms, the very delay the wake-up removes. Restored when the loop sleeps again.
 # (Its effect is not yet measured apart from the scheduler's: docs/performance.md.)
 _SWITCH_S = 0.0002
+
+
+# While awake and nothing is queued, each pass naps this long instead of Blender's 5 ms.
+# The loop then stays a sleeper to the kernel's scheduler: on a busy machine a loop that
+# never sleeps is preempted for a whole slice (tens of ms), one that naps is woken at
+# once; and the nap releases the GIL for the socket thread.
+_NAP_S = 0.0002
 
 
 class Wake:
@@ -69,6 +77,11 @@ class Wake:
                 self._timer = None
                 self._start(now)
         return False
+
+    def nap(self):
+        """After a drain that left nothing queued, while awake: a short sleep."""
+        if self._timer is not None:
+            time.sleep(_NAP_S)
 
     def stop(self):
         """Remove the timer (add-on stopping, a file about to load, idle)."""
