@@ -82,6 +82,9 @@ struct AddMapping {
   std::string path;
   double step = 1;
   double accel = 1;  ///< the largest multiplier of step for fast turns; 1 = none
+  /// encoding: how a MIDI CC encoder encodes its turn (docs/midi.md, "Relative encoders").
+  /// The parser also puts it into the device's MidiConfig::encodings, which the decoder reads.
+  std::optional<MidiEncoding> encoding;
 };
 
 /// rate: a stick's deflection is a speed, integrated into adds while deflected.
@@ -130,11 +133,20 @@ struct LayerConfig {
   int line = 0;
 };
 
+/// record: (docs/mapping.md, "Recording"): a button that turns recording in Blender on and
+/// off, and an LED lit while it is on.
+struct RecordConfig {
+  ControlRef toggle;  ///< a press flips recording
+  std::optional<ControlRef> led;
+  int line = 0;
+};
+
 struct Config {
   std::string file;
   BlenderConfig blender;
   std::vector<DeviceConfig> devices;
   std::vector<LayerConfig> layers;
+  std::optional<RecordConfig> record;
   std::vector<Mapping> mappings;
 
   /// Index of a device by name, or -1.
