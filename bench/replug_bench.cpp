@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
       ms.push_back(ms_between(appeared, ReplugRig::Clock::now()));
     }
     std::sort(ms.begin(), ms.end());
-    const auto at = [&](double q) { return ms[std::min(ms.size() - 1, static_cast<std::size_t>(q * ms.size()))]; };
+    const auto at = [&](double q) { return ms[std::min(ms.size() - 1, static_cast<std::size_t>(q * static_cast<double>(ms.size())))]; };
     std::printf("replug_bench: %d cycles, away %d ms: link reappeared -> moved knob's command at the socket: "
                 "min %.1f  p50 %.1f  p90 %.1f  max %.1f ms\n",
                 cycles, away_ms, ms.front(), at(0.5), at(0.9), ms.back());
