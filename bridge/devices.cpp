@@ -32,6 +32,7 @@ class PostedDevice final : public DeviceSource {
   ~PostedDevice() override { stop(); }
   void start() override { inner_->start(); }
   void stop() override {
+    watching_.reset();
     inner_->stop();  // joins the reader thread: nothing is queued after this
     posting_.stop();
   }

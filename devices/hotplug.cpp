@@ -55,6 +55,8 @@ struct Hotplug::State {
     std::string dir, want; ///< that folder, and the name in it that leads to the path
   };
   void start();
+  /// The last watch ended: closes the watchers, so that they keep no io_context running.
+  void shutdown();
   void arm(Sub& s);
   void do_read_inotify();
   void do_read_udev();
@@ -76,14 +78,24 @@ struct Hotplug::State {
   std::string inotify_problem, udev_problem;
 };
 
-Hotplug::State::~State() {
+Hotplug::State::~State() { shutdown(); }
+
+void Hotplug::State::shutdown() {
   asio::error_code ignored;
-  inotify.close(ignored);
+  inotify.close(ignored);  // a pending wait ends with operation_aborted
   udev_stream.close(ignored);
 #ifdef KNOBLINK_WITH_UDEV
   if (monitor) udev_monitor_unref(monitor);
   if (udev) udev_unref(udev);
+  monitor = nullptr;
+  udev = nullptr;
 #endif
+  dirs.clear();
+  dev_wd = -1;
+  for (auto& s : subs) s.wd = -1;
+  inotify_problem.clear();
+  udev_problem.clear();
+  started = false;
 }
 
 void Hotplug::State::start() {
@@ -190,7 +202,7 @@ void Hotplug::State::do_read_inotify() {
       if (s.dir != before) add(s.id, s.dir + " appeared");
     }
     call(due);
-    do_read_inotify();
+    if (inotify.is_open()) do_read_inotify();
   });
 }
 
@@ -210,7 +222,7 @@ void Hotplug::State::do_read_udev() {
       udev_device_unref(d);
     }
     call(due);
-    do_read_udev();
+    if (udev_stream.is_open()) do_read_udev();
   });
 #endif
 }
@@ -227,8 +239,10 @@ Hotplug::Subscription& Hotplug::Subscription::operator=(Subscription&& o) noexce
 
 void Hotplug::Subscription::reset() {
   if (id_ == 0) return;
-  if (auto s = state_.lock())
+  if (auto s = state_.lock()) {
     std::erase_if(s->subs, [id = id_](const State::Sub& sub) { return sub.id == id; });
+    if (s->subs.empty() && s->started) s->shutdown();
+  }
   id_ = 0;
   state_.reset();
 }

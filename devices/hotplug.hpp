@@ -59,7 +59,8 @@ class Hotplug {
   Hotplug& operator=(const Hotplug&) = delete;
 
   /// Calls fn (on the io thread, never from inside watch) whenever something fitting
-  /// interest appears. The watchers start with the first watch.
+  /// interest appears. The watchers start with the first watch and close when the last
+  /// one ends (so a stopped run's io_context runs out of work).
   Subscription watch(HotplugInterest interest, Callback fn);
   /// Why a watcher could not start (empty when both run); sources then rely on their timers.
   std::string problem() const;
