@@ -99,6 +99,7 @@ void Bridge::apply(Config config, const char* why) {
     asio::post(io_, [old = std::make_shared<decltype(devices_)>(std::move(devices_))] {});
     devices_.clear();
     described_.clear();
+    memory_.clear();
   }
   config_ = std::move(config);
   const bool recording = mapper_->recording();
@@ -138,12 +139,23 @@ std::string Bridge::counters_line() const {
     << " resent=" << o.resent << " resynced=" << o.resynced
     << " reconnects=" << (link_ ? link_->reconnects() : 0) << " device_reconnects=" << counters_.device_reconnects
     << " learned=" << counters_.learned << " forgotten=" << counters_.forgotten
+    << " positions=" << counters_.positions
     << " pending=" << outbox_->pending() << " unacked=" << outbox_->unacked();
   return s.str();
 }
 
 void Bridge::on_event(const ControlEvent& e) {
   ++counters_.events;
+  // A snapshot value is a position: the first one only informs, an unchanged one is
+  // nothing, a changed one was a movement while the device was away (docs/devices.md).
+  switch (memory_.on_input(e)) {
+    case DeviceMemory::Input::map: break;
+    case DeviceMemory::Input::inform:
+      ++counters_.positions;
+      mapper_->on_position(e);
+      return;
+    case DeviceMemory::Input::skip: ++counters_.positions; return;
+  }
   if (!mapper_->on_event(e, *outbox_)) {
     ++counters_.unmapped;
     spdlog::debug("{}.{} = {} (no mapping uses it)", config_.devices[e.device].name, e.control.view(), e.value);
@@ -347,11 +359,15 @@ void log_notice(Severity severity, std::string_view text) {
 void Bridge::on_notice(std::uint16_t, Severity severity, std::string_view text) { log_notice(severity, text); }
 
 void Bridge::on_connection(std::uint16_t device, bool connected) {
-  if (connected) {
-    mapper_->on_reconnect(device);
-  } else {
+  memory_.forget_written(device);  // (re)opened or gone: it has none of its outputs now
+  if (!connected) {
     ++counters_.device_reconnects;
+    return;
   }
+  // Its outputs are set from the latest values (watched, written while it was away).
+  const auto& outputs = memory_.outputs(device);
+  for (std::size_t i = 0; i < outputs.size(); ++i) send_output(device, outputs[i].control, outputs[i].value);
+  mapper_->on_reconnect(device);
 }
 
 void Bridge::on_control(std::uint16_t device, const ControlInfo& info) {
@@ -361,6 +377,11 @@ void Bridge::on_control(std::uint16_t device, const ControlInfo& info) {
   if (it == known.end()) known.push_back(info);
   else *it = info;
   if (const auto warning = mapper_->on_control(device, info); !warning.empty()) spdlog::warn("{}", warning);
+  if (info.kind == ControlKind::out) {  // described after a reboot or a '?': set it again
+    memory_.forget_written(device, info.name);
+    for (const auto& o : memory_.outputs(device))
+      if (o.control == info.name) return send_output(device, o.control, o.value);
+  }
 }
 
 void Bridge::on_malformed(std::uint16_t, std::string_view what) {
@@ -389,11 +410,18 @@ void Bridge::on_watched(std::uint32_t target, std::optional<double> value) {
 }
 
 void Bridge::write_output(const OutputWrite& w) {
-  if (w.device >= devices_.size() || !devices_[w.device]) return;  // its error was logged when opening
-  auto result = devices_[w.device]->write_output(w.control, w.value);
-  std::string& last = output_errors_[w.device];
-  if (!result.ok() && result.error != last)
-    spdlog::warn("{}.{}: {}", config_.devices[w.device].name, w.control.view(), result.error);
+  if (memory_.set_output(w.device, w.control, w.value)) send_output(w.device, w.control, w.value);
+}
+
+void Bridge::send_output(std::uint16_t device, const Name& control, std::int32_t value) {
+  if (device >= devices_.size() || !devices_[device]) return;  // its error was logged when opening
+  auto result = devices_[device]->write_output(control, value);
+  memory_.output_written(device, control, result.ok());
+  std::string& last = output_errors_[device];
+  if (!result.ok() && result.error != last) {
+    if (result.away) spdlog::info("{}.{}: {}", config_.devices[device].name, control.view(), result.error);
+    else spdlog::warn("{}.{}: {}", config_.devices[device].name, control.view(), result.error);
+  }
   last = std::move(result.error);  // a repeated error is told once
 }
 

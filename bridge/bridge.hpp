@@ -11,6 +11,7 @@
 
 #include "bridge/blender_link.hpp"
 #include "bridge/config.hpp"
+#include "bridge/device_memory.hpp"
 #include "bridge/devices.hpp"
 #include "bridge/learn.hpp"
 #include "bridge/mapper.hpp"
@@ -31,6 +32,7 @@ struct Counters {
   std::uint64_t device_reconnects = 0;
   std::uint64_t learned = 0;    ///< mappings learned (docs/protocol.md, "Learn and forget")
   std::uint64_t forgotten = 0;  ///< mappings forgotten
+  std::uint64_t positions = 0;  ///< snapshot values taken as positions (the first known, or unmoved while away)
 };
 
 class Bridge final : public EventSink, public LinkListener {
@@ -67,8 +69,11 @@ class Bridge final : public EventSink, public LinkListener {
   void build_pipeline();
   LinkOptions link_options() const;
   void open_devices();
-  /// Sets an output on its device; a failed write is logged once per new reason.
+  /// Sets an output on its device, unless it has that value already; the value is kept
+  /// (docs/devices.md, "Replug") and written again when the device comes back.
   void write_output(const OutputWrite& w);
+  /// Writes an output's value to its device; a failed write is logged once per new reason.
+  void send_output(std::uint16_t device, const Name& control, std::int32_t value);
   /// Arms the timer for the mapper's next tick (none when nothing is due).
   void arm_tick();
   void stop_devices();
@@ -90,6 +95,7 @@ class Bridge final : public EventSink, public LinkListener {
   std::vector<std::unique_ptr<DeviceSource>> devices_;  ///< by device index; null for a device that cannot be opened
   std::vector<std::vector<ControlInfo>> described_;     ///< by device index: what it described, for a reloaded mapping
   std::vector<std::string> output_errors_;  ///< by device index: the last failed output write, told once
+  DeviceMemory memory_;  ///< each device's last input values and latest output values, across replugs
   asio::steady_timer tick_timer_{io_};
   std::optional<std::int64_t> armed_;  ///< when tick_timer_ fires, if armed
   const std::string session_;  ///< this run's hello session: ids are applied once across reconnects

@@ -186,20 +186,20 @@ TEST_CASE("knob box -> knoblink -> Blender, through garbage, a Blender restart a
   CHECK(seen.size() >= 3);
   for (std::size_t i = 1; i < seen.size(); ++i) CHECK(seen[i].get<double>() >= seen[i - 1].get<double>());
 
-  // Soft takeover (knob 3, to: [0, 2]): the knob's position is unknown at first, so it
-  // must pass Blender's value (0) before it drives; after a change made in Blender it
-  // must pass the new value again.
+  // Soft takeover (knob 3, to: [0, 2]): the box's snapshot told the bridge the knob is at
+  // 0; Blender's lift is made 1.5, so the knob must pass 1.5 before it drives (no jump to
+  // 1.0); after a change made in Blender it must pass the new value again.
   auto settle = [&] {
     sim.sync();
     std::this_thread::sleep_for(400ms);  // time for a (wrong) value to arrive
   };
+  REQUIRE(scene.call({{"op", "set"}, {"path", kLift}, {"value", 1.5}}).value("ok", false));
+  REQUIRE(scene.wait_for(kLift, near(1.5), 10s));
+  std::this_thread::sleep_for(200ms);  // the bridge hears of it through its own watch
   sim.send("knob 3 512");
   settle();
-  CHECK(scene.value(kLift) == json(0.0));
-  sim.send("knob 3 0");  // passes 0: engaged
-  sim.sync();
-  std::this_thread::sleep_for(100ms);
-  sim.send("knob 3 1023");
+  CHECK(scene.value(kLift).get<double>() == Approx(1.5));
+  sim.send("knob 3 1023");  // passes 1.5: engaged
   REQUIRE(scene.wait_for(kLift, near(2.0), 20s));
   REQUIRE(scene.call({{"op", "set"}, {"path", kLift}, {"value", 0.5}}).value("ok", false));  // a drag in Blender
   REQUIRE(scene.wait_for(kLift, near(0.5), 10s));
@@ -264,7 +264,8 @@ TEST_CASE("knob box -> knoblink -> Blender, through garbage, a Blender restart a
   REQUIRE(wait_until([&] { return bridge.log().find("lost " + link) != std::string::npos; }, 20s));
   sim.send("replug");
   sim.expect_prefix("pty ", 10s);
-  // The firmware reports changes only: turn the knob once the bridge has the port again.
+  // The box's snapshot after the replug equals what the bridge knew: nothing is sent for
+  // it; turn the knob once the bridge has the port again.
   auto opens = [&] {
     const auto log = bridge.log();
     int n = 0;
