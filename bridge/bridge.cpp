@@ -153,8 +153,12 @@ void Bridge::on_event(const ControlEvent& e) {
     case DeviceMemory::Input::inform:
       ++counters_.positions;
       mapper_->on_position(e);
+      learn_from(e);
       return;
-    case DeviceMemory::Input::skip: ++counters_.positions; return;
+    case DeviceMemory::Input::skip:
+      ++counters_.positions;
+      learn_from(e);
+      return;
   }
   if (!mapper_->on_event(e, *outbox_)) {
     ++counters_.unmapped;
@@ -163,7 +167,11 @@ void Bridge::on_event(const ControlEvent& e) {
     link_->kick();
     arm_tick();  // a long press or a deflected stick: due later
   }
-  if (learner_.waiting()) {  // after the mapping: the touch itself is not sent through the new one
+  learn_from(e);  // after the mapping: the touch itself is not sent through the new one
+}
+
+void Bridge::learn_from(const ControlEvent& e) {
+  if (learner_.waiting()) {
     ControlKind kind = e.kind;
     std::optional<std::pair<std::int32_t, std::int32_t>> range;
     if (e.device < described_.size())

@@ -79,6 +79,8 @@ class Bridge final : public EventSink, public LinkListener {
   void stop_devices();
   /// Makes config the running one (devices kept open when they are the same); why: for the log.
   void apply(Config config, const char* why);
+  /// A waiting learn sees every event, snapshot values as positions (docs/protocol.md, "Learn and forget").
+  void learn_from(const ControlEvent& e);
   /// A learn's control was touched: the mapping made live, appended to the file, answered.
   void learn(const LearnRequest& request, const Touched& touched);
   void answer(const codec::LearnAnswer& a);
