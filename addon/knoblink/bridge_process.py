@@ -123,6 +123,7 @@ class Supervisor:
                 self._log(f"pid {proc.pid} did not stop within {timeout:.0f} s: killed")
                 proc.kill()
                 proc.wait(timeout)
+            self._log(f"stopped pid {proc.pid} (exit code {proc.returncode})")
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
         self._thread = None
