@@ -21,9 +21,10 @@ import pytest
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "addon"))
+sys.path[:0] = [str(HERE), str(ROOT / "tests" / "addon")]
 from conftest import LISTENING, Client  # noqa: E402
 from test_extension import extension_env  # noqa: E402
+from pkgtest import build_zip  # noqa: E402
 
 CUBE_X = 'bpy.data.objects["Cube"].location[0]'  # knob 2 in examples/knobbox.yaml, to: [-2, 2]
 
@@ -92,11 +93,7 @@ class Sim:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("bundle")
-    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "package"), "--build-dir",
-                          os.environ["KNOBLINK_BINARY_DIR"], "--out", str(tmp / "dist")],
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stdout + out.stderr
-    zip_path = next((tmp / "dist").glob("knoblink-*-linux-x64.zip"))
+    zip_path = build_zip(tmp / "dist")
     env = extension_env(tmp)
     sim = Sim(tmp)
     # The default mapping file ($XDG_CONFIG_HOME/knoblink/knoblink.yaml): the example, on the pty.
