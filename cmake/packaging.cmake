@@ -44,3 +44,13 @@ set(CPACK_DEBIAN_PACKAGE_HOMEPAGE https://github.com/knoblink/knoblink)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "blender")
 include(CPack)
+
+# `cmake --build build --target extension`: the extension zip of this build tree in
+# <build>/dist/ (scripts/package; scripts/release makes the versioned release files).
+find_package(Python3 3.11 COMPONENTS Interpreter)
+if(Python3_Interpreter_FOUND)
+  add_custom_target(extension
+    COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/scripts/package --build-dir ${PROJECT_BINARY_DIR}
+            --out ${PROJECT_BINARY_DIR}/dist
+    DEPENDS knoblink USES_TERMINAL)
+endif()
