@@ -17,13 +17,13 @@ Prints `knoblink-ext: ...` lines the test checks; exits non-zero on any failure.
 """
 
 import os
-import queue
 import sys
-import threading
 
 import bpy
 import addon_utils
 from bl_pkg import bl_extension_cli
+
+from pump_stdin import pump_until_eof
 
 MODULE = "bl_ext.user_default.knoblink"
 
@@ -64,26 +64,7 @@ def main():
     bridge = mod.bridge_process.running()
     say(f"bridge {bridge.summary() if bridge else 'none'}")
 
-    stop = threading.Event()
-    lines = queue.SimpleQueue()
-
-    def until_eof():
-        for line in sys.stdin:
-            lines.put(line.strip())
-        stop.set()
-    threading.Thread(target=until_eof, daemon=True).start()
-    prefs = bpy.context.preferences.addons[MODULE].preferences
-    while not stop.is_set():  # background: no timers, pump the drain (as run_knoblink.py)
-        mod.pump()
-        while not lines.empty():  # preferences are set on the main thread, as in the UI
-            line = lines.get()
-            if line in ("bridge off", "bridge on"):
-                prefs.run_bridge = line == "bridge on"
-                bridge = mod.bridge_process.running()
-                say(f"{line}: {bridge.summary() if bridge else 'no bridge'}")
-        link = mod.link.running()
-        if link is None or not len(link.queue):
-            stop.wait(0.005)
+    pump_until_eof(mod, bpy.context.preferences.addons[MODULE].preferences, say)
     if quit_at_eof:
         say("quitting")
         sys.exit(0)

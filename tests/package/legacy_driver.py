@@ -6,12 +6,14 @@ add-on. Lines on stdin: `bridge off` / `bridge on` set the bundled bridge's pref
 Prints `knoblink-ext: ...` lines, like tests/addon/ext_driver.py.
 """
 
-import queue
+import os
 import sys
-import threading
 
 import addon_utils
 import bpy
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "addon"))
+from pump_stdin import pump_until_eof  # noqa: E402
 
 
 def say(msg):
@@ -27,24 +29,7 @@ def main():
     if mod is None:
         sys.exit("knoblink-ext: knoblink not enabled")
     say(f"module {mod.__name__} {mod.__file__}")
-    lines = queue.SimpleQueue()
-    done = threading.Event()
-
-    def until_eof():
-        for line in sys.stdin:
-            lines.put(line.strip())
-        done.set()
-    threading.Thread(target=until_eof, daemon=True).start()
-    prefs = bpy.context.preferences.addons["knoblink"].preferences
-    while not done.is_set():
-        mod.pump()
-        while not lines.empty():
-            line = lines.get()
-            if line in ("bridge off", "bridge on"):
-                prefs.run_bridge = line == "bridge on"
-                b = mod.bridge_process.running()
-                say(f"{line}: {b.summary() if b else 'no bridge'}")
-        done.wait(0.005)
+    pump_until_eof(mod, bpy.context.preferences.addons["knoblink"].preferences, say)
     say("quitting")
 
 
