@@ -51,6 +51,8 @@ class LinkListener {
   virtual void on_watched(std::uint32_t target, std::optional<double> value) = 0;
   /// The add-on answered an error (for a command, or about a line).
   virtual void on_remote_error(const std::string& text) = 0;
+  /// Recording was turned on or off in Blender (by anyone), or is on when the link comes up.
+  virtual void on_record(bool /*on*/) {}
 };
 
 class BlenderLink {

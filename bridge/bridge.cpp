@@ -94,7 +94,9 @@ void Bridge::reload(Config config) {
     described_.clear();
   }
   config_ = std::move(config);
+  const bool recording = mapper_->recording();
   build_pipeline();
+  mapper_->on_record_state(recording);  // the new mapping's record LED shows it too
   armed_.reset();
   tick_timer_.cancel();  // the new mapping holds nothing yet
   // The devices kept their descriptions: the new mapping learns them without a reopen.
@@ -176,8 +178,14 @@ void Bridge::on_malformed(std::uint16_t, std::string_view what) {
 }
 
 void Bridge::on_link_up(const std::string& server, const std::string& blender) {
+  mapper_->on_record_state(false);  // a Blender that records says so right after the hello
   spdlog::info("blender: connected to {} (Blender {}); resending {} latest values, {} queued", server, blender,
                outbox_->stats().resynced, outbox_->pending());
+}
+
+void Bridge::on_record(bool on) {
+  if (on != mapper_->recording()) spdlog::info("blender: recording {}", on ? "on" : "off");
+  mapper_->on_record_state(on);
 }
 
 void Bridge::on_link_down(const std::string& why) {

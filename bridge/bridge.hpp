@@ -56,6 +56,7 @@ class Bridge final : public EventSink, public LinkListener {
   void on_link_down(const std::string& why) override;
   void on_watched(std::uint32_t target, std::optional<double> value) override;
   void on_remote_error(const std::string& text) override;
+  void on_record(bool on) override;
 
  private:
   void build_pipeline();

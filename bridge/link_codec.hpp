@@ -31,6 +31,7 @@ struct Answer {
     ok,         ///< {"id":N,"ok":true}
     error,      ///< {"id":N,"error":code,"message":...} (has_id false: about a line, not a command)
     value,      ///< {"ev":"value","path":P,"value":V}: number (vectors: 1 if any element is non-zero) or nullopt
+    record,     ///< {"ev":"record","on":B}: recording on (value 1) or off (0) in Blender
     other,      ///< valid JSON this bridge has no use for (a newer add-on's event)
     malformed,  ///< not a JSON object; message says what it was
   };
@@ -40,7 +41,7 @@ struct Answer {
   std::string server, blender;  ///< hello
   std::string code, message;    ///< error (message also for malformed)
   std::string path;             ///< value
-  std::optional<double> value;  ///< value
+  std::optional<double> value;  ///< value; record: 1 or 0
 };
 
 /// Decodes one line (without its newline).

@@ -21,12 +21,13 @@ import os
 
 import bpy
 
-from . import bridge_process, link, ui
+from . import bridge_process, link, record, ui
 
 classes = (
     ui.KNOBLINK_AP_preferences,
     ui.KNOBLINK_OT_restart,
     ui.KNOBLINK_OT_restart_bridge,
+    record.KNOBLINK_OT_record_toggle,
     ui.KNOBLINK_PT_panel,
 )
 

@@ -2,7 +2,7 @@
 
 import bpy
 
-from . import bridge_process, link, protocol
+from . import bridge_process, link, protocol, record
 
 
 def _restart(_self=None, _context=None):
@@ -139,6 +139,7 @@ class KNOBLINK_PT_panel(bpy.types.Panel):
     bl_region_type = "UI"
     bl_category = "KnobLink"
 
-    def draw(self, _context):
+    def draw(self, context):
         _status(self.layout.column())
+        record.draw(self.layout.column(), context)
         self.layout.operator(KNOBLINK_OT_restart.bl_idname, icon="FILE_REFRESH")
