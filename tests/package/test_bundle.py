@@ -14,6 +14,7 @@ Needs KNOBLINK_BINARY_DIR, KNOBLINK_SIM and KNOBLINK_FIRMWARE_ELF (ctest sets th
 import os
 import pathlib
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -156,6 +157,9 @@ def cube_follows(w, c, knob, value, expect):
         except AssertionError:
             last = [m for m in c.msgs if m.get("ev") == "value"][-1:]
         w["sim"].send(f"knob 2 {value}")  # move away and back: a repeat of one value maps nothing
+    for pid in children(w["proc"].pid, w["exe"]):  # the bridge's counters and devices, for the message
+        os.kill(pid, signal.SIGUSR1)
+    time.sleep(0.5)
     raise AssertionError(f"Cube x never reached {expect}; last value events {last}; stderr {w['err'][-20:]}")
 
 
