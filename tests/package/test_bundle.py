@@ -84,6 +84,9 @@ class Sim:
         first = self.proc.stdout.readline().split()
         assert first[:1] == ["pty"], first
         self.pty = first[1]
+        self.out = []  # read all along: a full pipe would stall the emulator
+        threading.Thread(target=lambda: [self.out.append(ln.rstrip()) for ln in self.proc.stdout],
+                         daemon=True).start()
 
     def send(self, line):
         self.proc.stdin.write(line + "\n")
@@ -160,7 +163,8 @@ def cube_follows(w, c, knob, value, expect):
     for pid in children(w["proc"].pid, w["exe"]):  # the bridge's counters and devices, for the message
         os.kill(pid, signal.SIGUSR1)
     time.sleep(0.5)
-    raise AssertionError(f"Cube x never reached {expect}; last value events {last}; stderr {w['err'][-20:]}")
+    raise AssertionError(f"Cube x never reached {expect}; last value events {last}; stderr {w['err'][-20:]}; "
+                         f"emulator {w['sim'].out[-10:]}")
 
 
 def test_the_addon_starts_the_bundled_bridge_and_the_knob_moves_the_cube(world):
