@@ -9,6 +9,9 @@ namespace knoblink {
 namespace {
 constexpr std::size_t kWriteChunk = 64 * 1024;
 constexpr auto kHelloTimeout = std::chrono::seconds(5);
+/// The socket's send buffer: what Blender has not read yet waits here (coalesced) instead
+/// of in the kernel (docs/protocol.md, "Ordering, coalescing and the drain").
+constexpr int kSendBuffer = 32 * 1024;
 constexpr std::uint64_t kWatchIdBase = 1ull << 62;  ///< ids of watch commands, apart from the Outbox's
 }  // namespace
 
@@ -72,6 +75,7 @@ void BlenderLink::do_connect() {
                     ec2.message() + " (is Blender running with the KnobLink add-on enabled?)");
       asio::error_code ignored;
       socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+      socket_.set_option(asio::socket_base::send_buffer_size(kSendBuffer), ignored);
       state_ = State::hello;
       reader_.reset();
       wbuf_.clear();
@@ -166,12 +170,16 @@ bool BlenderLink::on_line(std::string_view line, std::uint64_t gen) {
       const auto cmd = a.has_id && !watch ? outbox_.ack(a.id) : std::nullopt;
       if (a.kind == Kind::error) {
         std::string what = watch ? "watch " : a.has_id ? "command: " : "";
-        if (cmd)
-          what = std::string(to_string(cmd->op)) + (cmd->op == Op::record ? ": " : " " + targets_.text(cmd->target) + ": ");
+        if (cmd) {
+          const Op op = cmd->op;
+          what = std::string(to_string(op)) + (op == Op::record ? std::string(": ") : " " + targets_.text(cmd->target) + ": ");
+        }
         listener_.on_remote_error(what + a.code + " " + a.message);
       }
       break;
     }
+    case Kind::learn: listener_.on_learn(a.learn, a.message); break;
+    case Kind::forget: listener_.on_forget(a.path, a.message); break;
     case Kind::hello:
     case Kind::other:
     case Kind::malformed: break;
@@ -188,6 +196,15 @@ void BlenderLink::set_watched(std::vector<std::uint32_t> watched) {
   watched_ = std::move(watched);
   if (state_ != State::up) return;
   queue_watches();  // a reloaded mapping: watching again sends each current value
+  do_write();
+}
+
+void BlenderLink::send_line(std::string line) {
+  if (state_ != State::up) {
+    spdlog::warn("blender: not connected; dropped the answer {}", line.substr(0, line.find('\n')));
+    return;
+  }
+  watch_lines_ += line;
   do_write();
 }
 

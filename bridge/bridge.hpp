@@ -12,6 +12,7 @@
 #include "bridge/blender_link.hpp"
 #include "bridge/config.hpp"
 #include "bridge/devices.hpp"
+#include "bridge/learn.hpp"
 #include "bridge/mapper.hpp"
 #include "bridge/outbox.hpp"
 #include "devices/device_source.hpp"
@@ -28,6 +29,8 @@ struct Counters {
   std::uint64_t unmapped = 0;   ///< events no mapping uses
   std::uint64_t malformed = 0;  ///< lines/reports skipped
   std::uint64_t device_reconnects = 0;
+  std::uint64_t learned = 0;    ///< mappings learned (docs/protocol.md, "Learn and forget")
+  std::uint64_t forgotten = 0;  ///< mappings forgotten
 };
 
 class Bridge final : public EventSink, public LinkListener {
@@ -56,6 +59,8 @@ class Bridge final : public EventSink, public LinkListener {
   void on_link_down(const std::string& why) override;
   void on_watched(std::uint32_t target, std::optional<double> value) override;
   void on_remote_error(const std::string& text) override;
+  void on_learn(const LearnRequest& request, const std::string& error) override;
+  void on_forget(const std::string& path, const std::string& error) override;
   void on_record(bool on) override;
 
  private:
@@ -67,6 +72,13 @@ class Bridge final : public EventSink, public LinkListener {
   /// Arms the timer for the mapper's next tick (none when nothing is due).
   void arm_tick();
   void stop_devices();
+  /// Makes config the running one (devices kept open when they are the same); why: for the log.
+  void apply(Config config, const char* why);
+  /// A learn's control was touched: the mapping made live, appended to the file, answered.
+  void learn(const LearnRequest& request, const Touched& touched);
+  void answer(const codec::LearnAnswer& a);
+  /// Arms learn_timer_ for the learner's deadline.
+  void arm_learn();
 
   asio::io_context& io_;
   Config config_;
@@ -81,6 +93,11 @@ class Bridge final : public EventSink, public LinkListener {
   asio::steady_timer tick_timer_{io_};
   std::optional<std::int64_t> armed_;  ///< when tick_timer_ fires, if armed
   const std::string session_;  ///< this run's hello session: ids are applied once across reconnects
+  Learner learner_;
+  asio::steady_timer learn_timer_{io_};
+  /// The mapping file's text as the bridge last loaded or wrote it; a learned mapping that
+  /// could not be written is live (config_.text) but not here.
+  std::string file_text_;
   Counters counters_;
   std::string last_remote_error_;
   std::uint64_t repeated_remote_errors_ = 0;

@@ -21,7 +21,7 @@ import os
 
 import bpy
 
-from . import bridge_process, link, record, ui
+from . import bridge_process, learn, link, record, ui
 
 classes = (
     ui.KNOBLINK_AP_preferences,
@@ -29,7 +29,7 @@ classes = (
     ui.KNOBLINK_OT_restart_bridge,
     record.KNOBLINK_OT_record_toggle,
     ui.KNOBLINK_PT_panel,
-)
+) + learn.classes
 
 ADDON_DIR = os.path.dirname(os.path.abspath(__file__))
 EXAMPLE = os.path.join(ADDON_DIR, "examples", "knobbox.yaml")  # the zip brings it (scripts/package)
@@ -88,6 +88,7 @@ def pump(budget_s=None):
 def register():
     for cls in classes:
         bpy.utils.register_class(cls)
+    learn.register()
     link.start(settings())
     start_bridge()
 
@@ -95,5 +96,6 @@ def register():
 def unregister():
     bridge_process.forget()
     link.stop()
+    learn.unregister()
     for cls in reversed(classes):
         bpy.utils.unregister_class(cls)

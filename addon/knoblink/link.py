@@ -10,7 +10,7 @@ import time
 import bpy
 from bpy.app.handlers import persistent
 
-from . import apply, discovery, protocol, record, sessions
+from . import apply, discovery, learn, protocol, record, sessions
 from .cmdqueue import CommandQueue, GestureTracker
 from .protocol import ProtocolError
 from .server import Server, is_loopback
@@ -45,6 +45,7 @@ class Link:
         self.queue = CommandQueue()
         self.gestures = GestureTracker()
         self.roots = apply.Roots()
+        self.learns = learn.LearnState()  # learns sent, the bridges' answers (learn.py)
         self.recorder = record.Recorder(self.broadcast, self._before_take, self.log)
         self.server = None
         self.watches = {}  # connection -> {path text: [ParsedPath, last value sent]}
@@ -170,6 +171,9 @@ class Link:
             self.last_undo_ms = (clock() - t_undo) * 1000.0
         if self.watches:
             self._check_watches()
+        if self.learns.waiting:
+            for result in self.learns.expire(self._now):
+                learn.report("WARNING", result["message"])
         if self.server is not None and _blend_file() != self.published_file:
             self.publish()  # a file opened before the add-on started, or a handler that did not run
         self.roots.forget()  # never keep bpy pointers past the tick
@@ -276,6 +280,10 @@ class Link:
         op = cmd.op
         if op == "ping":
             return
+        if op in protocol.ANSWER_OPS:  # a bridge answers a learn or forget
+            result = self.learns.answer(value)
+            learn.report("INFO" if result["ok"] else "WARNING", result["message"])
+            return
         if op == "record":
             self.recorder.set(value)
             return
@@ -322,7 +330,8 @@ class Link:
     def _redraw_panel(self):
         rec = self.recorder
         shown = (len(self.server.clients) if self.server else 0, round(self.rate), len(self.queue),
-                 self.last_error, rec.on, rec.take is not None, id(rec.last_take))
+                 self.last_error, rec.on, rec.take is not None, id(rec.last_take),
+                 self.learns.last and self.learns.last["message"])
         if shown == self._shown or self._now - self._shown_t < 0.5:
             return
         self._shown, self._shown_t = shown, self._now

@@ -39,7 +39,9 @@ ERROR_CODES = {
     "internal": "an unexpected error in the add-on (a bug; the message says where)",
 }
 
-OPS = ("set", "add", "toggle", "keyframe", "call", "watch", "unwatch", "ping", "batch", "record")
+# The bridge's answers to the add-on's learn and forget events (docs/protocol.md, "Learn and forget").
+ANSWER_OPS = ("learned", "learn_failed", "forgot", "forget_failed")
+OPS = ("set", "add", "toggle", "keyframe", "call", "watch", "unwatch", "ping", "batch", "record") + ANSWER_OPS
 PATH_OPS = ("set", "add", "toggle", "keyframe", "watch", "unwatch")
 CONTEXT_ROOTS = (
     "scene", "view_layer", "active_object", "object", "active_bone",
@@ -393,6 +395,8 @@ def parse_command(obj, nested=False):
                 raise ProtocolError("bad_request", f"call argument name {k[:40]!r} is not allowed")
             _check_value(v, f"args.{k}")
         cmd.operator, cmd.args = name, args
+    elif op in ANSWER_OPS:
+        cmd.value = parse_answer(obj)
     elif op == "record":
         on = obj.get("on")
         if not isinstance(on, bool):
@@ -414,6 +418,29 @@ def parse_command(obj, nested=False):
                 raise ProtocolError(e.code, f"ops[{i}]: {e.message}") from None
         cmd.ops = subs
     return cmd
+
+
+# Fields of an answer and their JSON types; strings are cut to 1,000 characters.
+_ANSWER_FIELDS = {"path": str, "control": str, "mapping": str, "file": str, "error": str, "reason": str,
+                  "line": int, "count": int, "lines": list}
+
+
+def parse_answer(obj):
+    """A learn/forget answer -> a plain dict of its known fields, type-checked (it is only
+    shown to the user; its path must still be a path of the grammar)."""
+    out = {"op": obj["op"]}
+    for key, kind in _ANSWER_FIELDS.items():
+        if key not in obj:
+            continue
+        v = obj[key]
+        if isinstance(v, bool) or not isinstance(v, kind) or (
+                kind is list and not all(isinstance(x, int) and not isinstance(x, bool) for x in v[:100])):
+            raise ProtocolError("bad_request", f"{obj['op']} \"{key}\" must be a JSON {kind.__name__}")
+        out[key] = v[:1000] if kind is str else v[:100] if kind is list else v
+    if "path" not in out:
+        raise ProtocolError("bad_request", f"{obj['op']} needs a \"path\"")
+    parse_path(out["path"])
+    return out
 
 
 def check_hello(obj, token):

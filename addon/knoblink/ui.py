@@ -92,6 +92,9 @@ def _status(layout):
     layout.label(text=f"Commands/s: {running.rate:.0f}   Queue: {len(running.queue)}")
     if running.last_error:
         layout.label(text=f"Last error: {running.last_error}", icon="ERROR")
+    if running.learns.last:  # docs/blender.md, "Learn"
+        last = running.learns.last
+        layout.label(text=f"Learn: {last['message']}", icon="LINKED" if last["ok"] else "ERROR")
     _bridge_status(layout)
 
 

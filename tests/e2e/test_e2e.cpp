@@ -2,11 +2,15 @@
 // `knoblink run` with examples/knobbox.yaml -> a real Blender (Debian's 3.4,
 // headless, the drain pumped) with the add-on -> the scene, read back through a
 // second add-on connection that watches the values. The "[selection]" case (ctest
-// e2e_selection) drives a pty itself: an encoder and a button on the selected objects.
+// e2e_selection) drives a pty itself: an encoder and a button on the selected objects;
+// the "[osc]" case (ctest e2e_osc) has python-osc as the device.
 #include <catch2/catch.hpp>
 
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
@@ -36,14 +40,14 @@ const std::string kLift = R"(bpy.data.objects["Cube"].location[2])";  // knob 3,
 struct Blender {
   std::unique_ptr<Process> proc;
   std::uint16_t port = 0;
-  /// scene: a .blend to open (empty: the factory startup scene); python: a script run
-  /// after the add-on is enabled (empty: none).
+  /// scene: a .blend to open (empty: the factory startup scene); extra: more launcher options
+  /// (--gui: a real window under Xvfb; --python FILE).
   Blender(const TempDir& dir, std::uint16_t want, const std::string& log, const std::string& scene = {},
-          const std::string& python = {}) {
+          const std::vector<std::string>& extra = {}) {
     std::vector<std::string> argv{"/bin/sh", "-c", "p=$1; shift; exec \"$0\" --port \"$p\" --no-stdin \"$@\"",
                                   kSrc + "/scripts/blender-addon", std::to_string(want)};
     if (!scene.empty()) argv.insert(argv.end(), {"--scene", scene});
-    if (!python.empty()) argv.insert(argv.end(), {"--python", python});
+    argv.insert(argv.end(), extra.begin(), extra.end());
     proc = std::make_unique<Process>(argv, dir.file(log));
     std::smatch m;
     const std::regex re("knoblink-addon listening on 127\\.0\\.0\\.1:([0-9]+)");
@@ -316,13 +320,161 @@ TEST_CASE("two Blenders running: blender: {file:} picks the one with that file o
   b.quit();
 }
 
+TEST_CASE("OSC app -> knoblink -> Blender, and a value changed in Blender back to the app", "[.osc]") {
+  TempDir dir;
+  std::filesystem::create_directories(dir.file("run"));
+  ::setenv("XDG_RUNTIME_DIR", dir.file("run").c_str(), 1);
+  Blender blender(dir, 0, "blender.log");
+  Observer scene;
+  const std::string x = R"(bpy.data.objects["Cube"].location[0])";
+  scene.connect(blender.port, {x, kHidden});
+  // A free UDP port: bind one, let it go.
+  const int probe = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  REQUIRE(::bind(probe, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  ::getsockname(probe, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(probe);
+  const auto port = std::to_string(ntohs(a.sin_port));
+  // docs/osc.md's TouchOSC mapping, cut down: a fader drives the cube, a toggle's LED follows hide_render.
+  const auto cfg = dir.write("touch.yaml", "devices:\n  touch:\n    osc:\n      port: " + port +
+                                               "\n      controls:\n        fader1: \"/1/fader1\"\n"
+                                               "        toggle1: {address: \"/1/toggle1\", kind: btn}\n"
+                                               "mappings:\n  - control: touch.fader1\n    set: '" + x +
+                                               "'\n    to: [-2, 2]\n  - control: touch.toggle1\n    press: {toggle: '" +
+                                               kHidden + "'}\n    led: touch.toggle1\n");
+  Process bridge({KNOBLINK_BINARY_DIR "/bridge/knoblink", "run", "--config", cfg}, dir.file("bridge.log"));
+  INFO(bridge.log());
+  REQUIRE(wait_until([&] { return bridge.log().find("blender: connected") != std::string::npos; }, 30s));
+  REQUIRE(wait_until([&] { return bridge.log().find("listening for OSC on UDP 127.0.0.1:" + port) != std::string::npos; }, 10s));
+
+  // A real OSC sender (python-osc) sends /1/fader1 0.75: 12287 of 16383 steps over [-2, 2].
+  Process app({"/usr/bin/env", "python3", kSrc + "/tests/osc/osc_peer.py", "echo", port, "0.75", "30"},
+              dir.file("app.log"));
+  INFO(app.log());
+  CHECK(scene.wait_for(x, near(-2 + 4 * std::lround(0.75 * 16383) / 16383.0), 30s));
+
+  // hide_render changed in Blender (another client, as a click in the UI would): the add-on
+  // tells the bridge, which sends the LED's address to the app that last sent.
+  REQUIRE(scene.call({{"op", "set"}, {"path", kHidden}, {"value", true}}).value("ok", false));
+  CHECK(wait_until([&] { return app.log().find("recv /1/toggle1 1\n") != std::string::npos; }, 30s));
+  REQUIRE(scene.call({{"op", "set"}, {"path", kHidden}, {"value", false}}).value("ok", false));
+  CHECK(wait_until([&] { return app.log().find("recv /1/toggle1 1\nrecv /1/toggle1 0\n") != std::string::npos; }, 30s));
+  app.signal(SIGTERM);
+  bridge.signal(SIGTERM);
+  CHECK(bridge.wait(10s) == std::optional<int>(0));
+  blender.quit();
+}
+
+namespace {
+/// The learn driver's lines in Blender's log (tests/e2e/learn_driver.py), parsed.
+std::vector<json> driver_lines(const std::string& log) {
+  std::vector<json> out;
+  std::istringstream in(log);
+  for (std::string line; std::getline(in, line);)
+    if (const auto at = line.find("learn-driver "); at != std::string::npos) out.push_back(json::parse(line.substr(at + 13)));
+  return out;
+}
+/// The add-on's last learn result once it has this op (null after timeout).
+json last_result(const Blender& b, const std::string& op, Ms timeout) {
+  json found;
+  wait_until(
+      [&] {
+        for (const auto& j : driver_lines(b.proc->log()))
+          if (j.contains("last") && j["last"].is_object() && j["last"].value("op", "") == op) found = j["last"];
+        return !found.is_null();
+      },
+      timeout);
+  return found;
+}
+}  // namespace
+
+TEST_CASE("learn in the real Blender GUI: Map to Controller, a knob turned, the file gains exactly it, no reopen",
+          "[.learn]") {
+  TempDir dir;
+  std::filesystem::create_directories(dir.file("run"));
+  std::filesystem::create_directories(dir.file("commands"));
+  ::setenv("XDG_RUNTIME_DIR", dir.file("run").c_str(), 1);
+  ::setenv("KNOBLINK_TEST_COMMANDS", dir.file("commands").c_str(), 1);
+  Blender blender(dir, 0, "blender.log", {}, {"--gui", "--python", kSrc + "/tests/e2e/learn_driver.py"});
+  const std::string link = dir.file("knobbox");
+  SimProcess sim({"--link", link, KNOBLINK_FIRMWARE_ELF});
+  const std::string original = "# learn e2e: one knob mapped by hand\ndevices:\n  box:\n    serial: {port: " + link +
+                               "}\nmappings:\n  - control: box.k1\n    set: '" + kRot + "'\n    to: [0, 6.2832]\n";
+  const auto cfg = dir.write("learn.yaml", original);
+  Process bridge({KNOBLINK_BINARY_DIR "/bridge/knoblink", "run", "-v", "--config", cfg}, dir.file("bridge.log"));
+  const std::string locy = R"(bpy.data.objects["Cube"].location[1])";
+  REQUIRE(wait_until([&] { return blender.proc->log().find("learn-driver {\"ready\": true}") != std::string::npos; }, 120s));
+  struct Dump {
+    const Blender& b;
+    const Process& p;
+    ~Dump() {
+      if (std::uncaught_exceptions()) std::fprintf(stderr, "BLENDER LOG\n%s\nBRIDGE LOG\n%s\n", b.proc->log().c_str(), p.log().c_str());
+    }
+  } dump{blender, bridge};
+  Observer scene;
+  scene.connect(blender.port, {locy, kRot});
+  REQUIRE(scene.wait_for(locy, near(0), 20s));
+  INFO(bridge.log());
+  INFO(blender.proc->log());
+  REQUIRE(wait_until([&] { return bridge.log().find("blender: connected") != std::string::npos; }, 30s));
+  REQUIRE(wait_until([&] { return bridge.log().find("opened " + link) != std::string::npos; }, 30s));
+  int command = 0;
+  auto run = [&](const std::string& what, const std::string& path) {
+    const auto name = dir.file("commands/" + std::to_string(++command));
+    std::ofstream(name + ".tmp") << json{{"do", what}, {"path", path}}.dump();
+    std::filesystem::rename(name + ".tmp", name + ".json");
+  };
+
+  // knoblink.learn on location Y, then knob 2 turned in the emulator.
+  run("learn", locy);
+  REQUIRE(wait_until([&] { return bridge.log().find("learn: touch a control") != std::string::npos; }, 20s));
+  for (int v : {200, 400, 600}) {
+    sim.send("knob 2 " + std::to_string(v));
+    std::this_thread::sleep_for(60ms);
+  }
+  sim.sync();
+  const auto learned = last_result(blender, "learned", 20s);
+  REQUIRE(learned.is_object());
+  CHECK(learned["message"] == "k2 on box -> Cube location Y (learn.yaml line 9)");
+  CHECK(learned["ok"] == true);
+  // The file gained exactly the new mapping; every other byte is as it was.
+  CHECK(read_file(cfg) == original + "  - control: box.k2\n    set: '" + locy + "'\n    to: [-10, 10]\n");
+  // The knob now moves location Y, and the port was opened once.
+  sim.send("knob 2 1023");
+  sim.sync();
+  CHECK(scene.wait_for(locy, near(10), 20s));
+  CHECK(bridge.log().find("learned into " + cfg + ": 1 devices (kept open), 2 mappings") != std::string::npos);
+
+  // Forget Mapping: the file is the original again, and the knob no longer moves Y.
+  run("forget", locy);
+  const auto forgot = last_result(blender, "forgot", 20s);
+  REQUIRE(forgot.is_object());
+  CHECK(forgot["message"] == "forgot 1 mapping of Cube location Y (learn.yaml line 9)");
+  CHECK(read_file(cfg) == original);
+  sim.send("knob 2 0");
+  sim.send("knob 1 1023");  // k1 still maps: once its rotation lands, k2's turn would have too
+  sim.sync();
+  CHECK(scene.wait_for(kRot, near(6.2832), 20s));
+  CHECK(scene.value(locy).get<double>() == Approx(10));
+  int opens = 0;
+  const auto log = bridge.log();
+  for (auto at = log.find("opened " + link); at != std::string::npos; at = log.find("opened " + link, at + 1)) ++opens;
+  CHECK(opens == 1);
+  bridge.signal(SIGTERM);
+  CHECK(bridge.wait(10s) == std::optional<int>(0));
+  blender.quit();
+}
+
 TEST_CASE("selection: an encoder and a button through the bridge move and toggle each selected object only",
           "[.selection]") {
   TempDir dir;
   std::filesystem::create_directories(dir.file("run"));
   ::setenv("XDG_RUNTIME_DIR", dir.file("run").c_str(), 1);
   // A and B selected, C not (tests/addon/selection_blender.py builds the scene).
-  Blender blender(dir, 0, "blender.log", {}, kSrc + "/tests/addon/selection_blender.py");
+  Blender blender(dir, 0, "blender.log", {}, {"--python", kSrc + "/tests/addon/selection_blender.py"});
   Pty pty;
   const auto cfg = dir.write("sel.yaml", "devices:\n  box:\n    serial: {port: " + pty.slave() +
                                              "}\nmappings:\n"
