@@ -14,6 +14,7 @@
 #include "bridge/devices.hpp"
 #include "bridge/mapper.hpp"
 #include "bridge/outbox.hpp"
+#include "bridge/status.hpp"
 #include "devices/device_source.hpp"
 #include "devices/event_sink.hpp"
 
@@ -40,8 +41,18 @@ class Bridge final : public EventSink, public LinkListener {
   /// names the same ones (else they are reopened), the Blender link when its address is the
   /// same; queued discrete commands are kept.
   void reload(Config config);
+  /// When reload_file() reloads: always (SIGHUP), or only when the file's bytes changed (a save).
+  enum class Reload { always, if_changed };
+  /// Reads the mapping file again and reload()s it; a broken file keeps the running mapping,
+  /// and its problems (file:line:col) are logged and go into the status. False when broken.
+  bool reload_file(Reload how);
   /// One line with every counter.
   std::string counters_line() const;
+  /// The stage latencies: device read -> sent (bridge), received -> applied (what the add-on
+  /// last reported); each over the last 5 s window and since the start.
+  std::string latency_line() const;
+  /// What the KnobLink panel is told now (docs/protocol.md, "Status").
+  Status status() const;
   /// One line per device: its name, kind, where it is attached and its state.
   std::vector<std::string> device_lines() const;
 
@@ -56,6 +67,7 @@ class Bridge final : public EventSink, public LinkListener {
   void on_link_down(const std::string& why) override;
   void on_watched(std::uint32_t target, std::optional<double> value) override;
   void on_remote_error(const std::string& text) override;
+  void on_latency(const std::string& stage, const StageStatus& figures) override;
 
  private:
   void build_pipeline();
@@ -66,6 +78,15 @@ class Bridge final : public EventSink, public LinkListener {
   /// Arms the timer for the mapper's next tick (none when nothing is due).
   void arm_tick();
   void stop_devices();
+  /// A problem for the user: logged by the caller, kept for the status.
+  void note_error(std::string_view text);
+  /// Something the status shows changed: send it soon (at most every kStatusGap).
+  void status_changed();
+  /// Sends the status if it differs from the last one sent (with_mappings: the mappings
+  /// line first, and the status even when unchanged).
+  void send_status(bool with_mappings);
+  /// Every second: device details, and every 5 s the latency window.
+  void arm_housekeeping();
 
   asio::io_context& io_;
   Config config_;
@@ -83,6 +104,21 @@ class Bridge final : public EventSink, public LinkListener {
   Counters counters_;
   std::string last_remote_error_;
   std::uint64_t repeated_remote_errors_ = 0;
+  // The status (docs/protocol.md, "Status").
+  std::vector<std::string> device_state_;   ///< by device index: open | lost | retrying | failed
+  ErrorLog errors_;
+  std::vector<std::string> config_errors_;  ///< the last failed reload's problems
+  std::uint64_t reloads_ = 0;
+  std::string file_text_;                   ///< the mapping file's bytes last read (Reload::if_changed)
+  std::uint64_t layer_changes_seen_ = 0;
+  std::string last_status_;                 ///< the status line last sent
+  std::chrono::steady_clock::time_point last_status_at_{};
+  bool status_armed_ = false;
+  asio::steady_timer status_timer_{io_};
+  asio::steady_timer housekeeping_{io_};
+  unsigned housekeeping_ticks_ = 0;
+  std::string addon_stage_name_;            ///< what the add-on last reported
+  StageStatus addon_stage_;
 };
 
 }  // namespace knoblink

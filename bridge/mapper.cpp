@@ -115,6 +115,7 @@ void Mapper::on_reconnect(std::uint16_t device) {
 bool Mapper::set_layer(std::size_t layer, bool on) {
   if (layer_on_[layer] == on) return false;
   layer_on_[layer] = on;
+  ++layer_changes_;
   const auto& l = cfg_.layers[layer];
   if (l.led && outputs_) outputs_({l.led->device, l.led->control, on ? 1 : 0});
   return true;
@@ -153,8 +154,26 @@ bool Mapper::on_switch(const ControlEvent& e) {
   return true;
 }
 
-bool Mapper::on_event(const ControlEvent& e, CommandSink& out) {
+namespace {
+/// Gives each command the read time of the event that made it (Command::t_us).
+class Stamped final : public CommandSink {
+ public:
+  Stamped(CommandSink& out, std::int64_t t_us) : out_(out), t_us_(t_us) {}
+  void push(const Command& c) override {
+    Command d = c;
+    d.t_us = t_us_;
+    out_.push(d);
+  }
+
+ private:
+  CommandSink& out_;
+  std::int64_t t_us_;
+};
+}  // namespace
+
+bool Mapper::on_event(const ControlEvent& e, CommandSink& sink) {
   if (!switches_.empty() && on_switch(e)) return true;
+  Stamped out(sink, e.t_us);
   // A control's mappings in a layer that is on replace its mappings without a layer.
   bool layered = false, used = false;
   if (!switches_.empty())

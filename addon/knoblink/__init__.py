@@ -27,6 +27,10 @@ classes = (
     ui.KNOBLINK_AP_preferences,
     ui.KNOBLINK_OT_restart,
     ui.KNOBLINK_PT_panel,
+    ui.KNOBLINK_PT_bridge,
+    ui.KNOBLINK_PT_mappings,
+    ui.KNOBLINK_PT_errors,
+    ui.KNOBLINK_PT_latency,
 )
 
 # Environment overrides (launcher, tests): KNOBLINK_PORT, KNOBLINK_BIND, KNOBLINK_TOKEN.
