@@ -10,6 +10,8 @@
 #include <memory>
 #include <random>
 #include <sstream>
+#include <type_traits>
+#include <variant>
 
 #include "bridge/link_codec.hpp"
 
@@ -156,11 +158,11 @@ void Bridge::reload(Config config) {
   send_status(true);  // the panel shows the new mappings at once
 }
 
-bool Bridge::reload_file(Reload how) {
+bool Bridge::reload_file() {
   const auto text = read_file(config_.file);
-  if (how == Reload::if_changed && text && *text == file_text_) {
-    spdlog::debug("{} was saved unchanged; not reloaded", config_.file);
-    return true;
+  if (text && *text == file_text_) {  // a save without changes, or SIGHUP after a save already reloaded
+    spdlog::info("{} is unchanged since it was last read; nothing to reload", config_.file);
+    return config_errors_.empty();
   }
   file_text_ = text.value_or("");
   auto r = text ? load_config_text(*text, config_.file) : load_config_file(config_.file);

@@ -41,11 +41,10 @@ class Bridge final : public EventSink, public LinkListener {
   /// names the same ones (else they are reopened), the Blender link when its address is the
   /// same; queued discrete commands are kept.
   void reload(Config config);
-  /// When reload_file() reloads: always (SIGHUP), or only when the file's bytes changed (a save).
-  enum class Reload { always, if_changed };
-  /// Reads the mapping file again and reload()s it; a broken file keeps the running mapping,
-  /// and its problems (file:line:col) are logged and go into the status. False when broken.
-  bool reload_file(Reload how);
+  /// Reads the mapping file again (a save, SIGHUP) and reload()s it when its bytes differ from
+  /// those last read; a broken file keeps the running mapping, and its problems (file:line:col)
+  /// are logged and go into the status. False when broken.
+  bool reload_file();
   /// One line with every counter.
   std::string counters_line() const;
   /// The stage latencies: device read -> sent (bridge), received -> applied (what the add-on
@@ -109,7 +108,7 @@ class Bridge final : public EventSink, public LinkListener {
   ErrorLog errors_;
   std::vector<std::string> config_errors_;  ///< the last failed reload's problems
   std::uint64_t reloads_ = 0;
-  std::string file_text_;                   ///< the mapping file's bytes last read (Reload::if_changed)
+  std::string file_text_;                   ///< the mapping file's bytes last read (reload_file)
   std::uint64_t layer_changes_seen_ = 0;
   std::string last_status_;                 ///< the status line last sent
   std::chrono::steady_clock::time_point last_status_at_{};

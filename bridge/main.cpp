@@ -102,7 +102,7 @@ int cmd_run(const std::string& file, int verbosity) {
   Bridge bridge(io, std::move(*cfg));
   bridge.start();
   // Reload on save (docs/mapping.md, "Reloading"); SIGHUP reloads too.
-  FileWatch watch(io, file, [&] { bridge.reload_file(Bridge::Reload::if_changed); });
+  FileWatch watch(io, file, [&] { bridge.reload_file(); });
   if (std::string why; !watch.start(why)) spdlog::warn("{}", why);
   asio::steady_timer stats(io);
   std::function<void()> tick = [&] {
@@ -124,7 +124,7 @@ int cmd_run(const std::string& file, int verbosity) {
         watch.stop();
         bridge.stop();
       },
-      [&] { bridge.reload_file(Bridge::Reload::always); },
+      [&] { bridge.reload_file(); },
       [&] {
         spdlog::info("counters: {}", bridge.counters_line());
         spdlog::info("latency: {}", bridge.latency_line());

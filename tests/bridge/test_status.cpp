@@ -41,7 +41,7 @@ TEST_CASE("latency: percentiles of known data, within 1/32") {
   for (int i = 0; i < 20000; ++i) v.push_back(static_cast<std::int64_t>(dist(rng)));
   for (auto x : v) h.record(x);
   std::sort(v.begin(), v.end());
-  const auto exact = [&](double q) { return static_cast<double>(v[static_cast<std::size_t>(q * v.size()) - 1]); };
+  const auto exact = [&](double q) { return static_cast<double>(v[static_cast<std::size_t>(q * static_cast<double>(v.size())) - 1]); };
   CHECK(h.count() == 20000);
   CHECK(h.max() == v.back());
   CHECK(static_cast<double>(h.percentile(0.5)) == Approx(exact(0.5)).epsilon(1.0 / 32 + 0.01));
