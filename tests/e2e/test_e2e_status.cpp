@@ -146,7 +146,7 @@ TEST_CASE("the panel in real Blender: devices, mappings with values, errors, lat
   bridge.signal(SIGTERM);
   CHECK(bridge.wait(10s) == std::optional<int>(0));
   const auto log = bridge.log();
-  const auto at = log.find("latency: device read -> sent: ");
+  const auto at = log.rfind("latency: device read -> sent: ");  // the last -v line
   REQUIRE(at != std::string::npos);
   std::printf("e2e: %s\n", log.substr(at, log.find('\n', at) - at).c_str());
   blender.quit();
