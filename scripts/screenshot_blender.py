@@ -27,7 +27,7 @@ OUT = os.environ.get("KNOBLINK_SHOT_OUT", "")
 SETTLE_S = 4.0       # commands flowing this long before the shot
 GOOD_RATE = 5.0      # commands/s worth showing; after RATE_WAIT_S any non-zero rate will do
 RATE_WAIT_S = 20.0
-WIDEN_PX = 90        # the default sidebar cuts "Listening on 127.0.0.1:NNNNN" short
+WIDEN_PX = 200       # the default sidebar cuts the mappings' targets short
 TIMEOUT_S = 300.0    # a loaded machine: the first timer can take a minute under Xvfb
 WHEEL_UP, WHEEL_DOWN, LEFT = 4, 5, 1
 

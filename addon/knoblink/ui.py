@@ -190,13 +190,14 @@ class KNOBLINK_PT_mappings(_Section, bpy.types.Panel):
             col.label(text="No mappings (no bridge connected)")
             return
         for m in maps:
-            row = col.row()
+            # control | what it does to the target | the target's value
+            split = col.split(factor=0.27)
             on = f" {m['on']}" if m.get("on") else ""
             layer = f" [{m['layer']}]" if m.get("layer") else ""
-            row.label(text=f"{m['control']}{on}{layer}")
-            target = status.short_path(m["target"])
-            value = "" if m["does"] == "call" or m["value"] is None else f" = {status.value_text(m['value'])}"
-            row.label(text=f"{m['does']} {target}{value}")
+            split.label(text=f"{m['control']}{on}{layer}")
+            split = split.split(factor=0.72)
+            split.label(text=f"{m['does']} {status.short_path(m['target'])}")
+            split.label(text="" if m["does"] == "call" or m["value"] is None else status.value_text(m["value"]))
 
 
 class KNOBLINK_PT_errors(_Section, bpy.types.Panel):

@@ -29,6 +29,9 @@ class Layout:
     def row(self, **_kw):
         return self
 
+    def split(self, **_kw):
+        return self
+
     def column(self, **_kw):
         return self
 
