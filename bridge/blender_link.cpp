@@ -162,15 +162,15 @@ bool BlenderLink::on_line(std::string_view line, std::uint64_t gen) {
     case Kind::value:
       if (const auto t = targets_.find(a.path); t >= 0) listener_.on_watched(static_cast<std::uint32_t>(t), a.value);
       break;
+    case Kind::record: listener_.on_record(a.value.value_or(0) != 0); break;
     case Kind::ok:
     case Kind::error: {
       const bool watch = a.has_id && a.id >= kWatchIdBase;
-      const auto cmd = a.has_id && !watch ? outbox_.ack(a.id) : std::nullopt;
-      if (a.kind == Kind::error) {
-        std::string what = watch ? "watch " : a.has_id ? "command: " : "";
-        if (cmd) what = std::string(to_string(cmd->op)) + " " + targets_.text(cmd->target) + ": ";
-        listener_.on_remote_error(what + a.code + " " + a.message);
-      }
+      std::string what = watch ? "watch " : a.has_id ? "command: " : "";
+      if (a.has_id && !watch)
+        if (const auto cmd = outbox_.ack(a.id); cmd && a.kind == Kind::error)
+          what = std::string(to_string(cmd->op)) + (cmd->op == Op::record ? ": " : " " + targets_.text(cmd->target) + ": ");
+      if (a.kind == Kind::error) listener_.on_remote_error(what + a.code + " " + a.message);
       break;
     }
     case Kind::latency: listener_.on_latency(a.stage, a.figures); break;

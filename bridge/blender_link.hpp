@@ -57,6 +57,8 @@ class LinkListener {
     (void)stage;
     (void)figures;
   }
+  /// Recording was turned on or off in Blender (by anyone), or is on when the link comes up.
+  virtual void on_record(bool /*on*/) {}
 };
 
 class BlenderLink {

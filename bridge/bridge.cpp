@@ -141,7 +141,9 @@ void Bridge::reload(Config config) {
     described_.clear();
   }
   config_ = std::move(config);
+  const bool recording = mapper_->recording();
   build_pipeline();
+  mapper_->on_record_state(recording);  // the new mapping's record LED shows it too
   armed_.reset();
   tick_timer_.cancel();  // the new mapping holds nothing yet
   // The devices kept their descriptions: the new mapping learns them without a reopen.
@@ -212,6 +214,7 @@ Status Bridge::status() const {
   }
   for (std::size_t i = 0; i < config_.layers.size(); ++i) s.layers.push_back({config_.layers[i].name, mapper_->layer_on(i)});
   s.errors = errors_.entries();
+  if (config_.record) s.record = mapper_->recording();
   if (link_) {
     s.read_to_sent.window = link_->read_to_sent().last_window();
     s.read_to_sent.total = link_->read_to_sent().total();
@@ -293,8 +296,9 @@ void Bridge::on_event(const ControlEvent& e) {
   }
   link_->kick();
   arm_tick();  // a long press or a deflected stick: due later
-  if (mapper_->layer_changes() != layer_changes_seen_) {
+  if (mapper_->layer_changes() != layer_changes_seen_ || mapper_->recording() != recording_seen_) {
     layer_changes_seen_ = mapper_->layer_changes();
+    recording_seen_ = mapper_->recording();
     status_changed();
   }
 }
@@ -339,6 +343,7 @@ void Bridge::on_malformed(std::uint16_t, std::string_view what) {
 }
 
 void Bridge::on_link_up(const std::string& server, const std::string& blender) {
+  mapper_->on_record_state(false);  // a Blender that records says so right after the hello
   spdlog::info("blender: connected to {} (Blender {}); resending {} latest values, {} queued", server, blender,
                outbox_->stats().resynced, outbox_->pending());
   send_status(true);  // once after every connect: the mappings, then the status
@@ -347,6 +352,12 @@ void Bridge::on_link_up(const std::string& server, const std::string& blender) {
 void Bridge::on_latency(const std::string& stage, const StageStatus& figures) {
   addon_stage_name_ = stage;
   addon_stage_ = figures;
+}
+
+void Bridge::on_record(bool on) {
+  if (on != mapper_->recording()) spdlog::info("blender: recording {}", on ? "on" : "off");
+  mapper_->on_record_state(on);
+  status_changed();
 }
 
 void Bridge::on_link_down(const std::string& why) {

@@ -67,6 +67,7 @@ class Bridge final : public EventSink, public LinkListener {
   void on_watched(std::uint32_t target, std::optional<double> value) override;
   void on_remote_error(const std::string& text) override;
   void on_latency(const std::string& stage, const StageStatus& figures) override;
+  void on_record(bool on) override;
 
  private:
   void build_pipeline();
@@ -110,6 +111,7 @@ class Bridge final : public EventSink, public LinkListener {
   std::uint64_t reloads_ = 0;
   std::string file_text_;                   ///< the mapping file's bytes last read (reload_file)
   std::uint64_t layer_changes_seen_ = 0;
+  bool recording_seen_ = false;             ///< the record switch as the status last showed it
   std::string last_status_;                 ///< the status line last sent
   std::chrono::steady_clock::time_point last_status_at_{};
   bool status_armed_ = false;

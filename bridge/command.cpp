@@ -12,6 +12,7 @@ std::string_view to_string(Op op) {
     case Op::keyframe: return "keyframe";
     case Op::call: return "call";
     case Op::watch: return "watch";
+    case Op::record: return "record";
   }
   return "?";
 }

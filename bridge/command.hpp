@@ -10,7 +10,7 @@
 namespace knoblink {
 
 /// Contract 2 operations the bridge sends.
-enum class Op : std::uint8_t { set, add, toggle, keyframe, call, watch };
+enum class Op : std::uint8_t { set, add, toggle, keyframe, call, watch, record };
 
 /// "set", "add", ...
 std::string_view to_string(Op op);
@@ -22,6 +22,7 @@ inline constexpr std::uint32_t kNoArg = 0xffffffffu;
 
 /// One command. target indexes a TargetTable (a data path, or an operator for call);
 /// arg, when not kNoArg, indexes it too: a set's enum name, or a call's JSON args object.
+/// record has no target: value 1 turns recording on, 0 off (docs/protocol.md, "Record").
 struct Command {
   Op op = Op::set;
   std::uint32_t target = 0;

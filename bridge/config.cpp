@@ -543,6 +543,39 @@ void parse_layers(Checker& c, const YAML::Node& n, Config& cfg) {
   }
 }
 
+/// The layer that ref switches, or null.
+const LayerConfig* layer_switched_by(const Config& cfg, const ControlRef& ref) {
+  for (const auto& l : cfg.layers)
+    if (l.control.device == ref.device && l.control.control == ref.control) return &l;
+  return nullptr;
+}
+
+/// record: {toggle: dev.ctl, led: dev.out} (docs/mapping.md, "Recording").
+void parse_record(Checker& c, const YAML::Node& n, Config& cfg) {
+  if (!c.keys(n, "record", {"toggle", "led"})) return;
+  if (!n["toggle"]) {
+    c.error(n, "record needs toggle", "record: {toggle: box.b5, led: box.l1} (a press turns recording on or off)");
+    return;
+  }
+  RecordConfig r;
+  r.line = n.Mark().line + 1;
+  const auto sw = c.control(n["toggle"], cfg, "toggle");
+  if (!sw) return;
+  r.toggle = *sw;
+  if (const auto* l = layer_switched_by(cfg, r.toggle)) {
+    c.error(n["toggle"], n["toggle"].Scalar() + " switches layer '" + l->name + "' (line " + std::to_string(l->line) +
+                             "), so it cannot switch recording too",
+            "one switch for each");
+    return;
+  }
+  if (n["led"]) {
+    const auto led = c.control(n["led"], cfg, "led");
+    if (!led) return;
+    r.led = *led;
+  }
+  cfg.record = r;
+}
+
 // Each kind of mapping has its own keys (docs/mapping.md); the keys every mapping takes:
 constexpr std::initializer_list<const char*> kCommonKeys = {"control", "layer", "led", "watch"};
 
@@ -606,6 +639,15 @@ bool parse_from(Checker& c, const YAML::Node& n, std::optional<double>& from0, s
   return true;
 }
 
+/// A path that fans out over a selection (context.selected_objects[*]...): it is written to
+/// every element, but has no one value to watch (docs/mapping.md, "Selections").
+bool fans_out(const std::string& path) {
+  const auto r = parse_data_path(path);
+  return r.path && r.path->fan_out;
+}
+
+const char* const kOneElement = "one data path, e.g. context.active_object.location[0]";
+
 bool parse_set(Checker& c, const YAML::Node& n, SetMapping& m) {
   auto p = c.data_path(n["set"], "set");
   bool ok = p.has_value();
@@ -624,6 +666,12 @@ bool parse_set(Checker& c, const YAML::Node& n, SetMapping& m) {
       ok = false;
     }
     m.pickup = t && *t == "pickup";
+    if (m.pickup && fans_out(m.path)) {
+      c.error(n["takeover"], "takeover: pickup follows Blender's value of one target, and '" + m.path +
+                                 "' fans out over the selection",
+              "takeover: jump (the default) with a [*] path, or pickup with " + std::string(kOneElement));
+      ok = false;
+    }
   }
   return ok;
 }
@@ -704,13 +752,18 @@ void parse_mapping(Checker& c, const YAML::Node& n, Config& cfg) {
   const auto ctl = c.control(n["control"], cfg, "control");
   if (!ctl) return;
   m.control = *ctl;
-  for (const auto& l : cfg.layers)
-    if (l.control.device == m.control.device && l.control.control == m.control.control) {
-      c.error(n["control"], n["control"].Scalar() + " switches layer '" + l.name + "' (line " + std::to_string(l.line) +
-                                "), so it is not mapped otherwise",
-              "use another control, or another switch for the layer");
-      return;
-    }
+  if (const auto* l = layer_switched_by(cfg, m.control)) {
+    c.error(n["control"], n["control"].Scalar() + " switches layer '" + l->name + "' (line " + std::to_string(l->line) +
+                              "), so it is not mapped otherwise",
+            "use another control, or another switch for the layer");
+    return;
+  }
+  if (cfg.record && cfg.record->toggle.device == m.control.device && cfg.record->toggle.control == m.control.control) {
+    c.error(n["control"], n["control"].Scalar() + " switches recording (line " + std::to_string(cfg.record->line) +
+                              "), so it is not mapped otherwise",
+            "use another control, or another switch for record:");
+    return;
+  }
   if (n["layer"]) {
     const auto name = c.string(n["layer"], "layer");
     if (!name) return;
@@ -788,11 +841,21 @@ void parse_mapping(Checker& c, const YAML::Node& n, Config& cfg) {
   if (n["watch"]) {
     auto p = c.data_path(n["watch"], "watch");
     ok = ok && p;
+    if (p && fans_out(*p)) {
+      c.error(n["watch"], "watch follows one value, and '" + *p + "' fans out over the selection",
+              "watch: " + std::string(kOneElement));
+      ok = false;
+    }
     if (p) m.watch_path = *p;
   } else if (m.led) {
     m.watch_path = led_default(m);  // the LED follows the mapping's own target
     if (m.watch_path.empty()) {
       c.error(n["led"], "led needs a value to follow", "add watch: <data path>");
+      ok = false;
+    } else if (fans_out(m.watch_path)) {
+      c.error(n["led"], "led follows one value, and this mapping's target '" + m.watch_path +
+                            "' fans out over the selection",
+              "add watch: " + std::string(kOneElement));
       ok = false;
     }
   }
@@ -816,14 +879,15 @@ LoadResult load_config_text(const std::string& text, const std::string& file) {
   cfg.file = file;
   if (!root.IsMap()) {
     c.error_at(root.IsDefined() ? root.Mark().line : 0, root.IsDefined() ? root.Mark().column : 0,
-               "the file must be a mapping", "top-level keys: blender, devices, layers, mappings");
+               "the file must be a mapping", "top-level keys: blender, devices, layers, record, mappings");
     return r;
   }
-  c.keys(root, "the file", {"blender", "devices", "layers", "mappings"});
+  c.keys(root, "the file", {"blender", "devices", "layers", "record", "mappings"});
   if (root["blender"]) parse_blender(c, root["blender"], cfg.blender);
   if (root["devices"]) parse_devices(c, root["devices"], cfg);
   else c.error_at(0, 0, "no devices", "declare at least one under devices:");
   if (root["layers"]) parse_layers(c, root["layers"], cfg);
+  if (root["record"]) parse_record(c, root["record"], cfg);
   if (root["mappings"]) {
     if (!root["mappings"].IsSequence()) {
       c.error(root["mappings"], "mappings must be a list", "each entry starts with '- control: <device>.<control>'");

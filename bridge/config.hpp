@@ -130,11 +130,20 @@ struct LayerConfig {
   int line = 0;
 };
 
+/// record: (docs/mapping.md, "Recording"): a button that turns recording in Blender on and
+/// off, and an LED lit while it is on.
+struct RecordConfig {
+  ControlRef toggle;  ///< a press flips recording
+  std::optional<ControlRef> led;
+  int line = 0;
+};
+
 struct Config {
   std::string file;
   BlenderConfig blender;
   std::vector<DeviceConfig> devices;
   std::vector<LayerConfig> layers;
+  std::optional<RecordConfig> record;
   std::vector<Mapping> mappings;
 
   /// Index of a device by name, or -1.

@@ -20,6 +20,7 @@ struct Token {
   PathSegment segment;
   std::optional<std::string> library;
   std::size_t pos = 0;
+  bool each = false;  ///< [*]
 };
 
 class Lexer {
@@ -34,7 +35,7 @@ class Lexer {
       const std::size_t end = token(pos, tok);
       if (end == 0) {
         error = "cannot parse " + quoted(t_.substr(pos)) + " at offset " + std::to_string(pos) + " of " +
-                quoted(t_) + "; expected .name, [integer] or [\"key\"]";
+                quoted(t_) + "; expected .name, [integer], [\"key\"] or [*]";
         return false;
       }
       out.push_back(std::move(tok));
@@ -54,6 +55,11 @@ class Lexer {
       return i;
     }
     if (t_[pos] != '[') return 0;
+    if (t_.substr(pos, 3) == "[*]") {
+      tok.each = true;
+      tok.segment = {PathSegment::Kind::attr, "*"};
+      return pos + 3;
+    }
     std::size_t i = pos + 1;
     if (i < t_.size() && is_digit(t_[i])) {
       while (i < t_.size() && is_digit(t_[i])) ++i;
@@ -113,10 +119,16 @@ class Lexer {
   std::string_view t_;
 };
 
-std::string context_roots(std::string_view sep) {
+std::string context_roots(std::string_view sep, bool selections = false) {
   std::string out;
   for (auto r : kContextRoots) out += (out.empty() ? "" : std::string(sep)) + std::string(r);
+  if (selections)
+    for (auto r : kSelectionRoots) out += std::string(sep) + std::string(r) + "[*]";
   return out;
+}
+
+bool is_selection(std::string_view attr) {
+  return std::find(std::begin(kSelectionRoots), std::end(kSelectionRoots), attr) != std::end(kSelectionRoots);
 }
 
 }  // namespace
@@ -149,7 +161,7 @@ DataPathResult parse_data_path(std::string_view text) {
   std::vector<Token> toks;
   if (!Lexer(text).run(pos, toks, r.error)) return r;
   for (const auto& t : toks)
-    if (t.segment.kind != PathSegment::Kind::index && !t.segment.text.empty() && t.segment.text[0] == '_') {
+    if (!t.each && t.segment.kind != PathSegment::Kind::index && !t.segment.text.empty() && t.segment.text[0] == '_') {
       r.error = "segment " + quoted(t.segment.text) + " at offset " + std::to_string(t.pos) + " of " + quoted(text) +
                 " starts with an underscore; not allowed";
       return r;
@@ -161,8 +173,18 @@ DataPathResult parse_data_path(std::string_view text) {
                 std::to_string(toks[i].pos) + " of " + quoted(text) + ")";
       return r;
     }
+  for (std::size_t i = 0; i < toks.size(); ++i)
+    if (toks[i].each && !(i == 1 && context && !toks[0].each && toks[0].segment.kind == PathSegment::Kind::attr &&
+                          is_selection(toks[0].segment.text))) {
+      std::string after;
+      for (auto sel : kSelectionRoots) after += (after.empty() ? "" : " or ") + ("context." + std::string(sel));
+      r.error = "[*] at offset " + std::to_string(toks[i].pos) + " of " + quoted(text) +
+                ": [*] is only allowed right after " + after;
+      return r;
+    }
   DataPath p;
   p.context = context;
+  std::size_t first = root_tokens;
   if (!context) {
     if (toks.size() < 2 || toks[0].segment.kind != PathSegment::Kind::attr ||
         toks[1].segment.kind != PathSegment::Kind::key) {
@@ -172,18 +194,28 @@ DataPathResult parse_data_path(std::string_view text) {
     p.collection = toks[0].segment.text;
     p.name = toks[1].segment.text;
     p.library = toks[1].library;
+  } else if (!toks.empty() && toks[0].segment.kind == PathSegment::Kind::attr && !toks[0].each &&
+             is_selection(toks[0].segment.text)) {
+    if (toks.size() < 2 || !toks[1].each) {
+      r.error = "context." + toks[0].segment.text + " in " + quoted(text) +
+                " is a list: it needs [*] to fan out (context." + toks[0].segment.text + "[*].<property>)";
+      return r;
+    }
+    p.fan_out = true;
+    p.context_attr = toks[0].segment.text;
+    first = 2;
   } else {
-    const bool allowed = !toks.empty() && toks[0].segment.kind == PathSegment::Kind::attr &&
+    const bool allowed = !toks.empty() && toks[0].segment.kind == PathSegment::Kind::attr && !toks[0].each &&
                          std::find(std::begin(kContextRoots), std::end(kContextRoots), toks[0].segment.text) !=
                              std::end(kContextRoots);
     if (!allowed) {
       r.error = "context root " + quoted(toks.empty() ? std::string() : toks[0].segment.text) + " in " + quoted(text) +
-                " is not allowed; allowed: " + context_roots(", ");
+                " is not allowed; allowed: " + context_roots(", ", true);
       return r;
     }
     p.context_attr = toks[0].segment.text;
   }
-  for (std::size_t i = root_tokens; i < toks.size(); ++i) p.segments.push_back(std::move(toks[i].segment));
+  for (std::size_t i = first; i < toks.size(); ++i) p.segments.push_back(std::move(toks[i].segment));
   const auto& s = p.segments;
   if (s.empty()) {
     r.error = "path " + quoted(text) + " names a data-block or struct, not a property";

@@ -15,6 +15,10 @@ inline constexpr std::string_view kContextRoots[] = {
     "scene", "view_layer", "active_object", "object", "active_bone", "active_pose_bone", "tool_settings",
     "window_manager"};
 
+/// The context lists a path fans out over with [*] (context.selected_objects[*].location[0]):
+/// the add-on writes each element (docs/protocol.md, "Selections").
+inline constexpr std::string_view kSelectionRoots[] = {"selected_objects", "selected_pose_bones"};
+
 /// One step after the root: .attr, [index] or ["key"] (key unescaped).
 struct PathSegment {
   enum class Kind { attr, index, key };
@@ -23,10 +27,11 @@ struct PathSegment {
   friend bool operator==(const PathSegment&, const PathSegment&) = default;
 };
 
-/// A parsed data path: bpy.data.<collection>["<name>"(, "<library>")] or context.<attr>,
-/// then segments ending in a property (prop, prop[index] or ["custom key"]).
+/// A parsed data path: bpy.data.<collection>["<name>"(, "<library>")], context.<attr> or
+/// context.<selection>[*], then segments ending in a property (prop, prop[index] or ["custom key"]).
 struct DataPath {
   bool context = false;     ///< a context root (context_attr) rather than bpy.data
+  bool fan_out = false;     ///< context.<selection>[*]: every selected element (context_attr is the list)
   std::string collection;   ///< bpy.data root: "objects"
   std::string name;         ///< bpy.data root: "Cube"
   std::optional<std::string> library;  ///< bpy.data root: ["Cube", "lib.blend"]

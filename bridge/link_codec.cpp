@@ -144,6 +144,10 @@ void append_command(std::string& out, const Command& c, const TargetTable& targe
   }
   out += "\"op\":\"";
   out += to_string(c.op);
+  if (c.op == Op::record) {
+    out += c.value != 0 ? "\",\"on\":true}\n" : "\",\"on\":false}\n";
+    return;
+  }
   out += c.op == Op::call ? "\",\"operator\":" : "\",\"path\":";
   out += targets.json(c.target);
   if (c.op == Op::set || c.op == Op::add) {
@@ -186,6 +190,15 @@ Answer decode_answer(std::string_view line) {
       a.figures.window = summary_of(j);
       a.figures.total = summary_of(j.value("total", nlohmann::json()));
       if (const auto w = j.find("window_s"); w != j.end() && w->is_number()) a.figures.window_s = w->get<double>();
+    } else if (*ev == "record") {
+      const auto on = j.find("on");
+      if (on == j.end() || !on->is_boolean()) {
+        a.kind = Answer::Kind::malformed;
+        a.message = "a record event without \"on\": true or false: " + std::string(line.substr(0, 200));
+      } else {
+        a.kind = Answer::Kind::record;
+        a.value = on->get<bool>() ? 1 : 0;
+      }
     }
     return a;
   }

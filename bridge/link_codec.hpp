@@ -43,6 +43,7 @@ struct Answer {
     error,      ///< {"id":N,"error":code,"message":...} (has_id false: about a line, not a command)
     value,      ///< {"ev":"value","path":P,"value":V}: number (vectors: 1 if any element is non-zero) or nullopt
     latency,    ///< {"ev":"latency","stage":S,...}: the add-on's own stage (received -> applied)
+    record,     ///< {"ev":"record","on":B}: recording on (value 1) or off (0) in Blender
     other,      ///< valid JSON this bridge has no use for (a newer add-on's event)
     malformed,  ///< not a JSON object; message says what it was
   };
@@ -55,7 +56,7 @@ struct Answer {
   StageStatus figures;          ///< latency
   std::string code, message;    ///< error (message also for malformed)
   std::string path;             ///< value
-  std::optional<double> value;  ///< value
+  std::optional<double> value;  ///< value; record: 1 or 0
 };
 
 /// Decodes one line (without its newline).

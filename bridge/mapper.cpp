@@ -90,7 +90,10 @@ std::string Mapper::on_control(std::uint16_t device, const ControlInfo& info) {
     const auto* set = s.mapping->as<SetMapping>();
     const auto* rate = s.mapping->as<RateMapping>();
     if (!set && !rate) continue;
-    if (set && (info.kind == ControlKind::rel || info.kind == ControlKind::btn) && warning.empty())
+    // A rel control with a logical range (a 3D mouse's axis, docs/hid.md) reports a position over
+    // it; one without (an encoder) reports steps, which a set would take as positions.
+    const bool steps = info.kind == ControlKind::rel && !info.has_range;
+    if (set && (steps || info.kind == ControlKind::btn) && warning.empty())
       warning = cfg_.file + ":" + std::to_string(s.mapping->line) + ": set on " + cfg_.devices[device].name + "." +
                 info.name.str() + ", which the device describes as " + std::string(to_string(info.kind)) +
                 ": its values are taken as positions" +
@@ -110,6 +113,7 @@ void Mapper::on_reconnect(std::uint16_t device) {
     const auto& led = cfg_.layers[i].led;
     if (led && led->device == device) outputs_({led->device, led->control, layer_on_[i] ? 1 : 0});
   }
+  if (cfg_.record && cfg_.record->led && cfg_.record->led->device == device) show_record();
 }
 
 bool Mapper::set_layer(std::size_t layer, bool on) {
@@ -171,9 +175,30 @@ class Stamped final : public CommandSink {
 };
 }  // namespace
 
+bool Mapper::on_record_switch(const ControlEvent& e, CommandSink& out) {
+  const auto& r = *cfg_.record;
+  if (r.toggle.device != e.device || !(r.toggle.control == e.control)) return false;
+  if (e.value == 0) return true;  // a press flips it; the release does nothing
+  recording_ = !recording_;
+  out.push({Op::record, 0, recording_ ? 1.0 : 0.0});
+  show_record();  // at once; the add-on's record event confirms it
+  return true;
+}
+
+void Mapper::on_record_state(bool on) {
+  recording_ = on;
+  show_record();
+}
+
+void Mapper::show_record() {
+  if (cfg_.record && cfg_.record->led && outputs_)
+    outputs_({cfg_.record->led->device, cfg_.record->led->control, recording_ ? 1 : 0});
+}
+
 bool Mapper::on_event(const ControlEvent& e, CommandSink& sink) {
-  if (!switches_.empty() && on_switch(e)) return true;
   Stamped out(sink, e.t_us);
+  if (cfg_.record && on_record_switch(e, out)) return true;
+  if (!switches_.empty() && on_switch(e)) return true;
   // A control's mappings in a layer that is on replace its mappings without a layer.
   bool layered = false, used = false;
   if (!switches_.empty())
@@ -193,6 +218,8 @@ void Mapper::on_slot_event(Slot& s, const ControlEvent& e, CommandSink& out) {
   if (const auto* set = m.as<SetMapping>()) {
     if (s.has_last && set->deadband > 0 && std::abs(static_cast<std::int64_t>(e.value) - s.last_raw) < set->deadband)
       return;
+    // A rel axis read as a position (a 3D mouse) repeats its displacement in every report.
+    if (s.has_last && e.kind == ControlKind::rel && e.value == s.last_raw) return;
     s.last_raw = e.value;
     s.has_last = true;
     const double unit = transfer::curve(set->curve, transfer::normalize(e.value, s.from0, s.from1));

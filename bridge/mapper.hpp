@@ -61,6 +61,11 @@ class Mapper {
   bool layer_on(std::size_t i) const { return i < layer_on_.size() && layer_on_[i]; }
   /// Counts every time a layer went on or off (the status compares it; docs/protocol.md).
   std::uint64_t layer_changes() const { return layer_changes_; }
+  /// Recording in Blender is on or off (the add-on said so: docs/protocol.md, "Record"); the
+  /// record: LED follows.
+  void on_record_state(bool on);
+  /// Whether recording is on, as far as the mapper knows (its own presses and the add-on's word).
+  bool recording() const { return recording_; }
 
  private:
   /// A button action as the commands it sends: one, or one per value for cycle.
@@ -111,6 +116,10 @@ class Mapper {
   void on_slot_event(Slot& s, const ControlEvent& e, CommandSink& out);
   /// A layer switch moved; true when it was one.
   bool on_switch(const ControlEvent& e);
+  /// The record: switch moved; true when it was it. A press sends the record op.
+  bool on_record_switch(const ControlEvent& e, CommandSink& out);
+  /// Sets the record: LED to the record state.
+  void show_record();
   /// Turns a layer on or off (and its LED); true when that changed it.
   bool set_layer(std::size_t layer, bool on);
   /// Sends a rate slot's deflection for the time up to now_us.
@@ -131,6 +140,7 @@ class Mapper {
   std::size_t deflected_ = 0;  ///< rate slots deflected
   std::int64_t next_rate_us_ = 0;
   std::uint64_t layer_changes_ = 0;
+  bool recording_ = false;
 };
 
 }  // namespace knoblink

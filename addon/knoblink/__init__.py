@@ -21,11 +21,12 @@ import os
 
 import bpy
 
-from . import link, ui
+from . import link, record, ui
 
 classes = (
     ui.KNOBLINK_AP_preferences,
     ui.KNOBLINK_OT_restart,
+    record.KNOBLINK_OT_record_toggle,
     ui.KNOBLINK_PT_panel,
     ui.KNOBLINK_PT_bridge,
     ui.KNOBLINK_PT_mappings,

@@ -96,6 +96,14 @@ class Roots:
 
 
 def _root(p):
+    if p.root[0] == "each":  # a selection: the elements, in Blender's order (docs/protocol.md, "Selections")
+        elements = getattr(bpy.context, p.root[1], None)
+        if elements is None:
+            raise ProtocolError("not_found", f"{p.text}: context.{p.root[1]} is None here"
+                                + (" (no armature in pose mode)" if p.root[1] == "selected_pose_bones" else ""))
+        if not elements:
+            raise ProtocolError("not_found", f"{p.text}: context.{p.root[1]} is empty (nothing is selected)")
+        return tuple(elements)
     if p.root[0] == "data":
         _, coll_name, name, lib = p.root
         coll = getattr(bpy.data, coll_name, None)
@@ -111,14 +119,21 @@ def _root(p):
     return value
 
 
-def resolve(p, roots=None, write=False):
+def resolve(p, roots=None, write=False, element=None):
     """ParsedPath -> Target, or ProtocolError naming the part that failed.
     write: the target is about to be written (set/add/toggle/keyframe): every
     struct on the way and every property stepped through is checked against
-    policy.py, and so is the target (not_allowed naming the rule)."""
-    if write and p.root[0] == "data":
-        _refuse(policy.property_refusal(("BlendData",), p.root[1]), p)
-    struct = roots.get(p) if roots is not None else _root(p)
+    policy.py, and so is the target (not_allowed naming the rule).
+    element: for a fan-out path, the selected struct to resolve the rest on
+    (targets() passes each in turn); a fan-out path has no single target."""
+    if p.fan_out:
+        if element is None:
+            raise ProtocolError("internal", f"{p.text}: a fan-out path resolved as one target")
+        struct = element
+    else:
+        if write and p.root[0] == "data":
+            _refuse(policy.property_refusal(("BlendData",), p.root[1]), p)
+        struct = roots.get(p) if roots is not None else _root(p)
     if write:
         idents = _check_struct(struct, p)
         for attr, step in p.steps:
@@ -171,6 +186,35 @@ def resolve(p, roots=None, write=False):
     return t
 
 
+def targets(p, roots=None):
+    """The targets a write to p reaches, each resolved with write=True (policy.py checks
+    it exactly as a single target): one for a plain path; for a fan-out path one per
+    selected element the rest of the path resolves on. Elements it does not resolve on
+    are skipped (as Blender's Copy to Selected skips them); any other refusal of any
+    element (not_allowed, wrong_type) refuses the whole command, naming the element,
+    before anything is written. not_found when the selection is empty or no element
+    resolves (docs/protocol.md, "Selections")."""
+    if not p.fan_out:
+        return (resolve(p, roots, write=True),)
+    elements = roots.get(p) if roots is not None else _root(p)
+    out, missing = [], None
+    for el in elements:
+        where = repr(el)  # bpy.data.objects['A'], bpy.data.objects['Rig'].pose.bones["b1"]
+        try:
+            t = resolve(p, write=True, element=el)
+        except ProtocolError as e:
+            if e.code != "not_found":
+                raise ProtocolError(e.code, f"{e.message} (element {where})") from None
+            missing = missing or e
+            continue
+        t.path = f"{p.text} (element {where})"
+        out.append(t)
+    if not out:
+        raise ProtocolError("not_found", f"{missing.message} (on none of the {len(elements)} "
+                            f"element{'s' if len(elements) != 1 else ''} of context.{p.root[1]})")
+    return tuple(out)
+
+
 def _idprop_range(struct, key):
     try:
         ui = struct.id_properties_ui(key).as_dict()
@@ -196,8 +240,9 @@ def read(t):
     return values.json_value(v)
 
 
-def write(t, value, clamp=False):
-    """Coerce value to the target's type, range-check (or clamp) it, set it."""
+def checked(t, value, clamp=False):
+    """value coerced to the target's type and range-checked (or clamped): what store()
+    writes. Raises ProtocolError (read_only, wrong_type, out_of_range); writes nothing."""
     if t.key is None and t.struct.is_property_readonly(t.prop):
         raise ProtocolError("read_only", f"{t.path} is read-only")
     v = values.coerce_target(value, t.kind, t.length, t.path)
@@ -206,6 +251,11 @@ def write(t, value, clamp=False):
             v = min(max(v, t.lo), t.hi)
         else:
             values.check_range(v, t.lo, t.hi, t.path)
+    return v
+
+
+def store(t, v):
+    """Set the target to v, a value checked() made."""
     try:
         if t.key is not None:
             t.struct[t.key] = v
@@ -227,17 +277,19 @@ def _current_number(t):
         getattr(t.struct, t.prop) if t.index is None else getattr(t.struct, t.prop)[t.index])
 
 
-def add(t, delta):
-    """current + delta, clamped to the hard range (an encoder stops at the end)."""
-    write(t, _current_number(t) + delta, clamp=True)
-
-
-def toggle(t):
+def planned(op, t, value):
+    """What set, add or toggle stores in t, checked (nothing written yet): set the value;
+    add current + delta clamped to the hard range (an encoder stops at the end); toggle
+    the flipped bool (or 0/1 custom property)."""
+    if op == "set":
+        return checked(t, value)
+    if op == "add":
+        return checked(t, _current_number(t) + value, clamp=True)
     if t.length or t.kind not in ("BOOLEAN", "INT") or (t.kind == "INT" and t.key is None):
         raise ProtocolError("wrong_type", f"{t.path}: toggle needs a bool (or a 0/1 custom property)")
     cur = t.struct[t.key] if t.key is not None else (
         getattr(t.struct, t.prop) if t.index is None else getattr(t.struct, t.prop)[t.index])
-    write(t, 0 if cur else 1)
+    return checked(t, 0 if cur else 1)
 
 
 def keyframe(t):
@@ -308,7 +360,9 @@ def _check_arguments(name, rna, args):
 
 def run(cmd, value, roots, operators):
     """Apply one set, add, toggle, keyframe or call to Blender (value: the
-    possibly coalesced value of a set/add); raises ProtocolError. Forgets
+    possibly coalesced value of a set/add), to each target of a fan-out path
+    (targets()); raises ProtocolError. Returns the targets written, each
+    resolved element (what recording keys: record.py), () for a call. Forgets
     cached roots after anything that may rename, free or re-point them
     (operators: strings, names included, are never written)."""
     op = cmd.op
@@ -316,18 +370,19 @@ def run(cmd, value, roots, operators):
         roots.forget()
         call_operator(cmd.operator, cmd.args, operators)
         roots.forget()
-        return
-    t = resolve(cmd.path, roots, write=True)
-    if op == "set":
-        write(t, value)
-    elif op == "add":
-        add(t, value)
-    elif op == "toggle":
-        toggle(t)
-    elif op == "keyframe":
-        keyframe(t)
-    else:
+        return ()
+    if op not in ("set", "add", "toggle", "keyframe"):
         raise ProtocolError("internal", f"run() got {op!r}")
+    ts = targets(cmd.path, roots)
+    if op == "keyframe":
+        for t in ts:
+            keyframe(t)
+        return ts
+    # Every target's value is checked before the first is written: a fan-out path
+    # that one element refuses (read-only, out of range) writes none.
+    for t, v in [(t, planned(op, t, value)) for t in ts]:
+        store(t, v)
+    return ts
 
 
 def watched_value(p, roots):

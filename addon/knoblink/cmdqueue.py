@@ -100,6 +100,13 @@ class GestureTracker:
     def pending(self):
         return len(self._last) + len(self._now_due)
 
+    def flush(self):
+        """Every open gesture, ended now, in order (they are forgotten)."""
+        out = self._now_due + list(self._last)
+        self._now_due = []
+        self._last.clear()
+        return out
+
     def due(self, now):
         """Keys whose gesture ended, in order; they are forgotten."""
         out = self._now_due

@@ -10,7 +10,7 @@ import time
 import bpy
 from bpy.app.handlers import persistent
 
-from . import apply, discovery, protocol, sessions, status
+from . import apply, discovery, protocol, record, sessions, status
 from .cmdqueue import CommandQueue, GestureTracker
 from .protocol import ProtocolError
 from .server import Server, is_loopback
@@ -46,6 +46,7 @@ class Link:
         self.queue = CommandQueue()
         self.gestures = GestureTracker()
         self.roots = apply.Roots()
+        self.recorder = record.Recorder(self.broadcast, self._before_take, self.log)
         self.server = None
         self.watches = {}  # connection -> {path text: [ParsedPath, last value sent]}
         self.error = ""
@@ -71,7 +72,7 @@ class Link:
                                  "set one in the KnobLink preferences")
             self.server = Server(self.queue, s.host, s.port, self.token, s.max_clients,
                                  {"blender": bpy.app.version_string}, self.log, self.applied_ids,
-                                 panel=self.panel)
+                                 greeting=self.recorder.greeting, panel=self.panel)
             self.server.start()
         except (OSError, ValueError) as e:
             self.server = None
@@ -107,6 +108,11 @@ class Link:
 
     def stop(self):
         self._drop_unapplied()
+        if self.recorder.take is not None:
+            try:
+                self.recorder.finish()  # a take running when the add-on stops is kept, thinned
+            except Exception as e:  # stopping must go on (Blender may be quitting)
+                self.log(f"could not finish the take: {e!r}")
         if self.discovery_path:
             discovery.remove(self.discovery_path, self.token)
             self.discovery_path = ""
@@ -137,8 +143,7 @@ class Link:
     def broadcast(self, obj):
         """Send obj to every connected client (events that concern them all)."""
         if self.server is not None:
-            for conn in list(self.server.clients):
-                self.server.post(conn, obj)
+            self.server.broadcast(obj)
 
     # ------------------------------------------------------------ the drain
     def drain(self, budget_s=None):
@@ -150,6 +155,7 @@ class Link:
         deadline = t0 + (self.settings.budget_ms / 1000.0 if budget_s is None else budget_s)
         self._now = time.monotonic()
         self.roots.forget()
+        self.recorder.begin_drain()  # playback started or stopped since the last drain
         n = 0
         pop = self.queue.pop
         record = self.panel.applied.record
@@ -164,6 +170,7 @@ class Link:
                 record((done - e.cmd.t) * 1e6)
             if done >= deadline:
                 break
+        self.recorder.end_drain()  # keys what this drain wrote while a take runs
         self.last_apply_ms = (clock() - t0) * 1000.0
         due = self.gestures.due(self._now)
         if due:
@@ -286,6 +293,9 @@ class Link:
         op = cmd.op
         if op == "ping":
             return
+        if op == "record":
+            self.recorder.set(value)
+            return
         p = cmd.path
         if op == "unwatch":
             self.watches.get(conn, {}).pop(p.text, None)
@@ -293,9 +303,10 @@ class Link:
             apply.read(apply.resolve(p, self.roots))  # a watch that cannot be read is answered now
             self.watches.setdefault(conn, {})[p.text] = [p, _UNSENT]
         else:
-            apply.run(cmd, value, self.roots, self.settings.operators)
+            written = apply.run(cmd, value, self.roots, self.settings.operators)
             if op == "set" or op == "add":
-                self.gestures.touch(p.text, self._now)
+                if not self.recorder.note(written):  # a take is one undo step of its own
+                    self.gestures.touch(p.text, self._now)
                 self._touched.add(p.text)
             elif op == "toggle" or op == "keyframe":
                 self.gestures.end(p.text)
@@ -334,6 +345,12 @@ class Link:
         if report is not None:
             self.broadcast(report)
 
+    def _before_take(self):
+        """A take starts: the gestures still open get their undo steps now."""
+        pending = self.gestures.flush()
+        if pending:
+            self._undo_push(pending)
+
     def _undo_push(self, paths):
         names = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
         try:
@@ -344,8 +361,9 @@ class Link:
     def _redraw_panel(self):
         """Tags the sidebars for redraw when what the panel shows changed, at most every
         PANEL_PERIOD: never one redraw per message."""
+        rec = self.recorder
         shown = (len(self.server.clients) if self.server else 0, round(self.rate), len(self.queue),
-                 self.last_error, self.panel.version)
+                 self.last_error, rec.on, rec.take is not None, id(rec.last_take), self.panel.version)
         if shown == self._shown or self._now - self._shown_t < PANEL_PERIOD:
             return
         self._shown, self._shown_t = shown, self._now

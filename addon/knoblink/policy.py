@@ -6,7 +6,10 @@ type and subtype). No bpy here, no strings matched on the path text.
 set/add/toggle/keyframe reach numbers, bools and enums only. A write is
 refused when any struct on the way to the target (the root data-block
 included), any property stepped through, or the target property itself is
-covered by a rule below. Reads (watch) are never refused.
+covered by a rule below. Reads (watch) are never refused. A path that fans
+out over a selection (context.selected_objects[*]...) is checked per element,
+each exactly like a single target (apply.targets): one refused element refuses
+the whole command.
 """
 
 # rule name -> why; the message of a refused write is "<why>: not writable over the wire (...)".

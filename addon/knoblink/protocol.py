@@ -39,7 +39,8 @@ ERROR_CODES = {
     "internal": "an unexpected error in the add-on (a bug; the message says where)",
 }
 
-OPS = ("set", "add", "toggle", "keyframe", "call", "watch", "unwatch", "ping", "batch", "status", "mappings")
+OPS = ("set", "add", "toggle", "keyframe", "call", "watch", "unwatch", "ping", "batch", "record", "status",
+       "mappings")
 PATH_OPS = ("set", "add", "toggle", "keyframe", "watch", "unwatch")
 # From a bridge, for the panel (docs/protocol.md, "Status"): answered by the socket thread,
 # never queued, never touch bpy. The hello answer lists FEATURES so a bridge sends them
@@ -54,6 +55,9 @@ CONTEXT_ROOTS = (
     "scene", "view_layer", "active_object", "object", "active_bone",
     "active_pose_bone", "tool_settings", "window_manager",
 )
+# Context lists a path fans out over with [*] (docs/protocol.md, "Selections"): each
+# element is written (resolved and checked by policy.py) like a single target.
+SELECTION_ROOTS = ("selected_objects", "selected_pose_bones")
 DEFAULT_OPERATORS = (
     "screen.animation_play", "screen.animation_cancel", "screen.frame_jump",
     "screen.frame_offset", "screen.keyframe_jump", "screen.marker_jump",
@@ -140,7 +144,9 @@ class LineFramer:
 class ParsedPath:
     """A data path split into its root and the RNA segments after it.
 
-    root is ("data", collection, name, library) or ("context", attr).
+    root is ("data", collection, name, library), ("context", attr), or
+    ("each", attr) for context.<attr>[*] with attr in SELECTION_ROOTS: the
+    path fans out over that list (fan_out), the rest applies to each element.
     segments are ("attr", name) / ("index", int) / ("key", str).
     The target is the last one or two segments: prop (+ index) or a custom
     property key; prefix is the RNA path (for path_resolve) of the struct
@@ -150,6 +156,11 @@ class ParsedPath:
 
     __slots__ = ("text", "root", "segments", "prefix", "steps", "prop", "index", "key")
 
+    @property
+    def fan_out(self):
+        """Whether the path names every element of a selection (context.selected_objects[*]...)."""
+        return self.root[0] == "each"
+
     def __repr__(self):
         return f"ParsedPath({self.text!r})"
 
@@ -157,6 +168,7 @@ class ParsedPath:
 _TOKEN = re.compile(
     r"""\.(?P<attr>[A-Za-z_][A-Za-z0-9_]*)
       | \[(?P<index>\d+)\]
+      | \[(?P<each>\*)\]
       | \[\s*"(?P<dq>(?:[^"\\]|\\.)*)"\s*(?:,\s*(?:"(?P<lib>(?:[^"\\]|\\.)*)"|None)\s*)?\]
       | \[\s*'(?P<sq>(?:[^'\\]|\\.)*)'\s*\]""",
     re.VERBOSE | re.ASCII)
@@ -191,11 +203,13 @@ def _tokens(text, pos):
         m = _TOKEN.match(text, pos)
         if not m:
             raise ProtocolError("bad_path", f"cannot parse {text[pos:]!r} at offset {pos} of {text!r}; "
-                                "expected .name, [integer] or [\"key\"]")
+                                "expected .name, [integer], [\"key\"] or [*]")
         if m.group("attr") is not None:
             yield "attr", m.group("attr"), None, pos
         elif m.group("index") is not None:
             yield "index", int(m.group("index")), None, pos
+        elif m.group("each") is not None:
+            yield "each", "*", None, pos
         else:
             raw = m.group("dq") if m.group("dq") is not None else m.group("sq")
             lib = m.group("lib")
@@ -239,16 +253,27 @@ def parse_path(text):
         if lib is not None:
             raise ProtocolError("bad_path", f"a library name is only allowed right after bpy.data.<collection> "
                                 f"(offset {pos} of {text!r})")
+    for i, (kind, _v, _lib, pos) in enumerate(toks):
+        if kind == "each" and not (i == 1 and m.group("ctx") and toks[0][0] == "attr"
+                                   and toks[0][1] in SELECTION_ROOTS):
+            raise ProtocolError("bad_path", f"[*] at offset {pos} of {text!r}: [*] is only allowed right after "
+                                f"{' or '.join('context.' + r for r in SELECTION_ROOTS)}")
     if m.group("data"):
         if len(toks) < 2 or toks[0][0] != "attr" or toks[1][0] != "key":
             raise ProtocolError("bad_path", f"path {text!r} must start with bpy.data.<collection>[\"name\"]")
         root = ("data", toks[0][1], toks[1][1], toks[1][2])
         rest = toks[2:]
+    elif toks and toks[0][0] == "attr" and toks[0][1] in SELECTION_ROOTS:
+        if len(toks) < 2 or toks[1][0] != "each":
+            raise ProtocolError("bad_path", f"context.{toks[0][1]} in {text!r} is a list: it needs [*] to fan out "
+                                f"(context.{toks[0][1]}[*].<property>)")
+        root = ("each", toks[0][1])
+        rest = toks[2:]
     else:
         if not toks or toks[0][0] != "attr" or toks[0][1] not in CONTEXT_ROOTS:
             got = toks[0][1] if toks else ""
             raise ProtocolError("bad_path", f"context root {got!r} in {text!r} is not allowed; "
-                                f"allowed: {', '.join(CONTEXT_ROOTS)}")
+                                f"allowed: {', '.join(CONTEXT_ROOTS + tuple(r + '[*]' for r in SELECTION_ROOTS))}")
         root = ("context", toks[0][1])
         rest = toks[1:]
     segs = tuple((k, v) for k, v, _lib, _pos in rest)
@@ -356,6 +381,9 @@ def parse_command(obj, nested=False):
         if "path" not in obj:
             raise ProtocolError("bad_request", f"{op} needs a \"path\"")
         cmd.path = parse_path(obj["path"])
+        if cmd.path.fan_out and op in ("watch", "unwatch"):
+            raise ProtocolError("bad_path", f"{op} follows one value, and {cmd.path.text!r} fans out over "
+                                "the selection; watch one element (e.g. context.active_object...)")
     if op in ("set", "add"):
         if "value" not in obj:
             raise ProtocolError("bad_request", f"{op} needs a \"value\"")
@@ -380,6 +408,11 @@ def parse_command(obj, nested=False):
         cmd.value = parse_status(obj)
     elif op == "mappings":
         cmd.value = parse_mappings(obj)
+    elif op == "record":
+        on = obj.get("on")
+        if not isinstance(on, bool):
+            raise ProtocolError("bad_request", f"record needs \"on\": true or false, got {json.dumps(on)[:40]}")
+        cmd.value = on
     elif op == "batch":
         if nested:
             raise ProtocolError("bad_request", "a batch cannot contain a batch")

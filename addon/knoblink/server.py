@@ -57,7 +57,7 @@ class Server:
     thread, raising OSError/ValueError with the reason; stop() joins it."""
 
     def __init__(self, queue, host="127.0.0.1", port=9876, token="", max_clients=8,
-                 hello_info=None, log=None, applied=None, panel=None):
+                 hello_info=None, log=None, applied=None, greeting=None, panel=None):
         if not token:
             raise ValueError("a token is required on every connection; pass one (the add-on makes a "
                              "random one unless the preferences set one)")
@@ -71,6 +71,11 @@ class Server:
         self.max_clients = max_clients
         self.line_timeout = LINE_TIMEOUT
         self.hello_info = dict(hello_info or {})
+        # greeting(): events sent right after each hello reply (the record state), any thread.
+        self.greeting = greeting or (lambda: [])
+        # _hello_lock: a hello's reply + greeting and a broadcast() are one step each, so a
+        # client gets the state in its greeting or the change in a broadcast, never neither.
+        self._hello_lock = threading.Lock()
         self.log = log or (lambda msg: print(f"knoblink: {msg}", file=sys.stderr, flush=True))
         self.clients = []
         self.last_error = ""
@@ -144,6 +149,13 @@ class Server:
         with conn.lock:
             conn.out += data
         self._wake()
+
+    def broadcast(self, obj):
+        """Queue obj for every client past its hello (events that concern them all)."""
+        with self._hello_lock:
+            for conn in list(self.clients):
+                if conn.hello_done:
+                    self.post(conn, obj)
 
     def _wake(self):
         with self._wake_lock:
@@ -268,13 +280,16 @@ class Server:
                 self._reply_error(conn, bad, None)
                 conn.close_when_flushed = True
                 return
-            conn.hello_done = True
             conn.session = obj.get("session")
             reply = {"hello": protocol.PROTOCOL, "server": f"knoblink-addon/{protocol.VERSION}",
                      **self.hello_info, "features": list(protocol.FEATURES)}
             if conn.session is not None:
                 reply["session"] = conn.session  # ids of this session are applied at most once
-            self.post(conn, reply)
+            with self._hello_lock:
+                self.post(conn, reply)
+                for ev in self.greeting():
+                    self.post(conn, ev)
+                conn.hello_done = True
             return
         try:
             cmd = protocol.parse_command(obj)

@@ -3,13 +3,12 @@
 The panel draws link.running().panel.snapshot() (status.py: plain values the
 socket thread and the drain keep); it never reads bpy data itself."""
 
-import importlib
 import textwrap
 import time
 
 import bpy
 
-from . import link, protocol, status
+from . import link, protocol, record, status
 
 STATE_ICONS = {"open": "CHECKMARK", "lost": "ERROR", "retrying": "TIME", "failed": "CANCEL"}
 
@@ -111,15 +110,6 @@ def _wrapped(layout, context, text, icon="NONE"):
         layout.label(text=line, icon=icon if i == 0 else "BLANK1")
 
 
-def _record_hook():
-    """The record module's draw(layout, context), when the add-on has one (Record: docs/blender.md)."""
-    try:
-        record = importlib.import_module(".record", __package__)
-    except ImportError:
-        return None
-    return getattr(record, "draw", None)
-
-
 class KNOBLINK_PT_panel(bpy.types.Panel):
     """KnobLink connection status"""
     bl_label = "KnobLink"
@@ -129,16 +119,7 @@ class KNOBLINK_PT_panel(bpy.types.Panel):
 
     def draw(self, context):
         _status(self.layout.column())
-        snap = _snapshot()
-        col = self.layout.column()
-        draw_record = _record_hook()
-        if draw_record is not None:
-            draw_record(col, context)
-        for b in snap["bridges"] if snap else ():
-            st = b["status"] or {}
-            if "record" in st:
-                col.label(text=f"Recording: {'on' if st['record'] else 'off'}",
-                          icon="REC" if st["record"] else "DOT")
+        record.draw(self.layout.column(), context)
         self.layout.operator(KNOBLINK_OT_restart.bl_idname, icon="FILE_REFRESH")
 
 

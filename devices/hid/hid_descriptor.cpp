@@ -252,7 +252,10 @@ class Parser {
         c.is_signed = lmin < 0;
         c.null_state = (flags & flag_null_state) != 0;
         c.hat = hat;
-        if (!add(at, c, kind, kind != ControlKind::btn && kind != ControlKind::rel, lmin, lmax)) break;
+        // A rel axis keeps its logical range too: a 3D mouse's Relative axes report the cap's
+        // displacement over it, which rate: and set: read as a position (docs/hid.md).
+        const bool ranged = kind != ControlKind::btn && (kind != ControlKind::rel || lmin < lmax);
+        if (!add(at, c, kind, ranged, lmin, lmax)) break;
       }
       return true;
     }

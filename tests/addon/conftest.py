@@ -6,8 +6,11 @@ import os
 import pathlib
 import re
 import select
+import signal
 import socket
+import subprocess
 import sys
+import threading
 import time
 import types
 
@@ -129,6 +132,42 @@ class Client:
                        f"value event for {path}")
         self.ok({"op": "unwatch", "path": path}, timeout)
         return ev["value"]
+
+
+class Launched:
+    """A Blender with the add-on started by cmd in env (scripts/blender-addon, or a bpy
+    runner script): the process, its stdout/stderr lines as they come, and the port from
+    its listening line (None when none came within timeout). stop() closes stdin (the
+    runner quits) and kills the process group if it does not."""
+
+    def __init__(self, cmd, env, timeout=90):
+        self.env, self.out, self.err = env, [], []
+        self.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, start_new_session=True)
+        for stream, sink in ((self.proc.stdout, self.out), (self.proc.stderr, self.err)):
+            threading.Thread(target=self._collect, args=(stream, sink), daemon=True).start()
+        self.port, end = None, time.monotonic() + timeout
+        while self.port is None and time.monotonic() < end and self.proc.poll() is None:
+            self.port = next((int(m.group(1)) for m in map(LISTENING.search, list(self.out)) if m), None)
+            time.sleep(0.05)
+
+    @staticmethod
+    def _collect(stream, sink):
+        for line in stream:
+            sink.append(line.decode(errors="replace").rstrip("\n"))
+
+    def check_listening(self):
+        assert self.port is not None, (f"no listening line; rc={self.proc.poll()}\n"
+                                       f"stdout: {self.out[-20:]}\nstderr: {self.err[-20:]}")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
 
 
 def isolated_env(tmp):

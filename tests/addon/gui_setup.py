@@ -1,8 +1,9 @@
-"""Extra script for the live GUI test: lets clients quit Blender (wm.quit_blender)."""
+"""Extra script for the live GUI tests: lets clients quit Blender (wm.quit_blender) and press
+the panel's Record button (knoblink.record_toggle)."""
 import bpy
 
 prefs = bpy.context.preferences.addons["knoblink"].preferences
-prefs.allowed_operators += " wm.quit_blender"
+prefs.allowed_operators += " wm.quit_blender knoblink.record_toggle"
 print("knoblink test: allowed operators:", prefs.allowed_operators, flush=True)
 
 # Show the 3D view's sidebar so the panel's region is drawn too.

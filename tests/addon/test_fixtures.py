@@ -62,6 +62,8 @@ def _command(c):
     op, target = c[0], c[1]
     if op == "call":
         return {"op": "call", "operator": target}
+    if op == "record":  # ["record", on]: no path
+        return {"op": "record", "on": target}
     obj = {"op": op, "path": _path(target)}
     if op in ("set", "add"):
         obj["value"] = c[2]
@@ -73,10 +75,10 @@ def test_coalescing(case):
     q = CommandQueue()
     for c in case["push"]:
         q.push(parse_command(_command(c)), "conn")
-    names = {_path(c[1]): c[1] for c in case["push"] if c[0] != "call"}
+    names = {_path(c[1]): c[1] for c in case["push"] if c[0] not in ("call", "record")}
     got = []
     while (e := q.pop()) is not None:
         cmd = e.cmd
-        got.append([cmd.op, cmd.operator] if cmd.op == "call" else
+        got.append([cmd.op, cmd.operator] if cmd.op == "call" else [cmd.op, cmd.value] if cmd.op == "record" else
                    [cmd.op, names[cmd.path.text]] + ([e.value] if cmd.op in ("set", "add") else []))
     assert got == case["queue"], case["name"]

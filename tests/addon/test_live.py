@@ -37,7 +37,8 @@ FRAME = "context.scene.frame_current"
 class Blender:
     """A running Blender with the add-on; stdout/stderr collected."""
 
-    def __init__(self, tmp):
+    def __init__(self, tmp, python=()):
+        """python: more scripts for the GUI Blender to run after the add-on is enabled."""
         self.blocker = socket.socket()
         self.blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.blocker.bind(("127.0.0.1", 0))
@@ -47,6 +48,8 @@ class Blender:
         if GUI:
             cmd = [str(ROOT / "scripts" / "blender-addon"), "--gui", "--port", str(self.taken),
                    "--python", os.path.join(HERE, "gui_setup.py")]
+            for script in python:
+                cmd += ["--python", script]
         else:
             env["KNOBLINK_PORT"] = str(self.taken)
             cmd = [sys.executable, str(ROOT / "addon" / "run_knoblink.py")]

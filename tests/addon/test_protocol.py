@@ -116,6 +116,14 @@ def test_parse_commands():
     c = cmd({"op": "batch", "id": "b", "ops": [{"op": "toggle", "path": "context.object.hide_render"},
                                               {"op": "ping", "id": 2}]})
     assert [s.op for s in c.ops] == ["toggle", "ping"] and c.ops[1].id == 2
+    # A selection path is a target of every write op (the add-on fans out).
+    for op in ("set", "add", "toggle", "keyframe"):
+        c = cmd({"op": op, "path": "context.selected_objects[*].location[0]", "value": 1})
+        assert c.path.fan_out and c.path.root == ("each", "selected_objects") and c.path.prefix == ""
+    assert not cmd({"op": "set", "path": "context.active_object.location[0]", "value": 1}).path.fan_out
+    c = cmd({"op": "record", "on": True, "id": 3})
+    assert (c.op, c.value, c.path, c.id) == ("record", True, None, 3)
+    assert cmd({"op": "batch", "ops": [{"op": "record", "on": False}]}).ops[0].value is False
 
 
 @pytest.mark.parametrize("obj, code, words", [
@@ -132,10 +140,18 @@ def test_parse_commands():
     ({"op": "set", "path": "context.scene.frame_current", "value": 1, "id": [1]}, "bad_request", "id"),
     ({"op": "call", "operator": "bpy.ops.x"}, "bad_request", "operator"),
     ({"op": "call", "operator": "screen.frame_jump", "args": {"__x": 1}}, "bad_request", "argument"),
+    ({"op": "record"}, "bad_request", 'record needs "on": true or false, got null'),
+    ({"op": "record", "on": 1}, "bad_request", "got 1"),
     ({"op": "batch", "ops": []}, "bad_request", "ops"),
     ({"op": "batch", "ops": [{"op": "batch", "ops": [{"op": "ping"}]}]}, "bad_request", "ops[0]"),
     ({"op": "batch", "ops": [{"op": "ping"}, {"op": "set", "path": "context._x", "value": 1}]},
      "bad_path", "ops[1]"),
+    # A watch reports one value: a selection path has one per element.
+    ({"op": "watch", "path": "context.selected_objects[*].location[0]"}, "bad_path",
+     "watch follows one value, and 'context.selected_objects[*].location[0]' fans out over the selection"),
+    ({"op": "unwatch", "path": "context.selected_pose_bones[*].location"}, "bad_path", "fans out"),
+    ({"op": "batch", "ops": [{"op": "watch", "path": "context.selected_objects[*].hide_render"}]},
+     "bad_path", "ops[0]: watch follows one value"),
 ])
 def test_parse_command_errors(obj, code, words):
     with pytest.raises(ProtocolError) as e:
@@ -313,6 +329,35 @@ def test_server_hello_ping_and_queueing(srv):
     assert (e.cmd.op, e.value, e.replies[0][1]) == ("set", 4, 1)
     srv.post(e.replies[0][0], {"id": 1, "ok": True})
     assert c.reply(1) == {"id": 1, "ok": True}
+
+
+def test_server_greeting_follows_the_hello_and_broadcast_skips_clients_before_theirs():
+    state = {"on": False}
+    s = server.Server(CommandQueue(), "127.0.0.1", 0, token=TOKEN, log=lambda m: None,
+                      greeting=lambda: [{"ev": "record", "on": True}] if state["on"] else [])
+    s.start()
+    try:
+        quiet = Client(s.port, name="quiet")
+        assert quiet.hello["hello"] == 1
+        state["on"] = True
+        told = Client(s.port, name="told")
+        assert told.wait(lambda m: "ev" in m, 5) == {"ev": "record", "on": True}
+        assert told.msgs == []
+        pending = Client(s.port, hello=False, name="no hello yet")
+        end = time.monotonic() + 5
+        while len(s.clients) < 3 and time.monotonic() < end:
+            time.sleep(0.01)
+        state["on"] = False  # as the recorder does: the state first, then the broadcast
+        s.broadcast({"ev": "record", "on": False})
+        for cl in (quiet, told):
+            assert cl.wait(lambda m: "ev" in m, 5) == {"ev": "record", "on": False}
+        pending.send({"hello": 1, "client": "knoblink/late", "token": TOKEN})
+        assert "hello" in pending.wait(lambda m: True, 5)
+        pending.send({"op": "ping", "id": 1})
+        assert pending.reply(1) == {"id": 1, "ok": True}
+        assert pending.msgs == [], pending.msgs  # before its hello: not broadcast to, no greeting (now off)
+    finally:
+        s.stop()
 
 
 def test_server_post_from_other_threads_wakes_the_loop_at_once(srv):

@@ -15,15 +15,13 @@ changes that evaluate the (Python) driver; ordinary control still works.
 import json
 import os
 import pathlib
-import signal
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
 
-from conftest import LISTENING, ROOT, Client, discovered, discovery_file, isolated_env
+from conftest import ROOT, Client, Launched, discovered, discovery_file, isolated_env
 
 BACKEND = os.environ.get("KNOBLINK_BACKEND", "bpy50")
 GUI = BACKEND == "blender34"
@@ -35,11 +33,6 @@ UI_TEXT = 'bpy.data.texts["rig_ui.py"]'
 KMI = 'context.window_manager.keyconfigs.user.keymaps["Window"].keymap_items[0]'
 SCRIPT = 'bpy.data.materials["Rig"].node_tree.nodes["Script"]'
 FRAME = "context.scene.frame_current"
-
-
-def _collect(stream, sink):
-    for line in stream:
-        sink.append(line.decode(errors="replace").rstrip("\n"))
 
 
 @pytest.fixture(scope="module")
@@ -62,34 +55,21 @@ def rig(tmp_path_factory):
     else:
         env["KNOBLINK_PORT"] = "0"
         cmd = [sys.executable, str(HERE / "safety_blender.py"), "--run"]
-    out, err = [], []
-    proc = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True)
-    for stream, sink in ((proc.stdout, out), (proc.stderr, err)):
-        threading.Thread(target=_collect, args=(stream, sink), daemon=True).start()
-    port, end = None, time.monotonic() + 90
-    while port is None and time.monotonic() < end and proc.poll() is None:
-        port = next((int(m.group(1)) for m in map(LISTENING.search, list(out)) if m), None)
-        time.sleep(0.05)
-    info = {"port": port, "env": env, "files": files, "marker": pathlib.Path(env["KNOBLINK_TEST_MARKER"]),
-            "proc": proc, "out": out, "err": err}
+    b = Launched(cmd, env)
+    info = {"port": b.port, "env": env, "files": files, "marker": pathlib.Path(env["KNOBLINK_TEST_MARKER"]),
+            "proc": b.proc, "out": b.out, "err": b.err}
     try:
-        assert port is not None, f"no listening line; rc={proc.poll()}\nstdout: {out[-20:]}\nstderr: {err[-20:]}"
-        c = Client(port, env=env, name="ready")
-        # The rig is open (GUI: the --python script opened it after the add-on started).
+        b.check_listening()
+        c = Client(b.port, env=env, name="ready")
+        # The rig is open (GUI: the --python script opened it after the add-on started; the
+        # first timer can take long on a loaded machine).
         end = time.monotonic() + 90
-        while c.value("context.scene.render.filepath") != "//render/" and time.monotonic() < end:
+        while c.value("context.scene.render.filepath", timeout=90) != "//render/" and time.monotonic() < end:
             time.sleep(0.2)
         c.close()
         yield info
     finally:
-        if proc.poll() is None:
-            proc.stdin.close()
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
+        b.stop()
 
 
 @pytest.fixture

@@ -115,3 +115,46 @@ TEST_CASE("device and blender sections are checked") {
   CHECK_THAT(errors_of("- a\n- b\n")[0], Catch::Contains("the file must be a mapping"));
   CHECK_THAT(load_config_file("/nonexistent/k.yaml").errors[0], Catch::Contains("/nonexistent/k.yaml:1:1: cannot open"));
 }
+
+TEST_CASE("a [*] selection path is a target for set, add, rate and buttons, but never watched") {
+  const std::string head = "devices:\n  box:\n    serial: {port: auto}\nmappings:\n";
+  const std::string sel = "'context.selected_objects[*].location[0]'";
+  // Writes fan out: every kind of target takes it.
+  const auto r = load_config_text(head + "  - control: box.k1\n    set: " + sel + "\n    to: [-2, 2]\n" +
+                                      "  - control: box.e1\n    add: " + sel + "\n    step: 0.1\n" +
+                                      "  - control: box.x\n    rate: " + sel + "\n" +
+                                      "  - control: box.b1\n    press: {toggle: 'context.selected_objects[*].hide_render'}\n" +
+                                      "  - control: box.b2\n    press: {keyframe: 'context.selected_pose_bones[*].location'}\n" +
+                                      "  - control: box.b3\n    press: {keyframe: " + sel + "}\n" +
+                                      "    led: box.l3\n    watch: context.active_object.location[0]\n",
+                                  "m.yaml");
+  INFO((r.errors.empty() ? "" : r.errors[0]));
+  REQUIRE(r.config);
+  CHECK(r.config->mappings.size() == 6);
+  // Reads need one value: watch:, an led: following the mapping's own [*] target, takeover: pickup.
+  struct Case {
+    std::string body, expect;
+  };
+  const Case cases[] = {
+      {"  - control: box.l1\n    watch: " + sel + "\n",
+       "m.yaml:6:12: watch follows one value, and 'context.selected_objects[*].location[0]' fans out over the "
+       "selection; watch: one data path, e.g. context.active_object.location[0]"},
+      {"  - control: box.b1\n    press: {toggle: 'context.selected_objects[*].hide_render'}\n    led: box.l1\n",
+       "m.yaml:7:10: led follows one value, and this mapping's target 'context.selected_objects[*].hide_render' fans "
+       "out over the selection; add watch: one data path"},
+      {"  - control: box.k1\n    set: " + sel + "\n    takeover: pickup\n",
+       "m.yaml:7:15: takeover: pickup follows Blender's value of one target, and "
+       "'context.selected_objects[*].location[0]' fans out over the selection; takeover: jump (the default) with a [*] path"},
+      {"  - control: box.k1\n    set: 'bpy.data.objects[*].location[0]'\n",
+       "m.yaml:6:10: set 'bpy.data.objects[*].location[0]' is not a data path; [*] at offset 16 of "
+       "'bpy.data.objects[*].location[0]': [*] is only allowed right after context.selected_objects or "
+       "context.selected_pose_bones"},
+      {"  - control: box.k1\n    set: context.selected_objects.location\n", "is a list: it needs [*] to fan out"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.body);
+    const auto e = errors_of(head + c.body);
+    REQUIRE(e.size() == 1);
+    CHECK_THAT(e[0], Catch::Contains(c.expect));
+  }
+}

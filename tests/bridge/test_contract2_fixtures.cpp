@@ -58,9 +58,10 @@ TEST_CASE("fixtures: every valid path parses to its parts, and check accepts it"
     INFO(text);
     const auto p = parse_data_path(text);
     REQUIRE(p.path);
-    json root = p.path->context ? json{"context", p.path->context_attr}
-                                : json{"data", p.path->collection, p.path->name,
-                                       p.path->library ? json(*p.path->library) : json(nullptr)};
+    json root = p.path->fan_out   ? json{"each", p.path->context_attr}
+                : p.path->context ? json{"context", p.path->context_attr}
+                                  : json{"data", p.path->collection, p.path->name,
+                                         p.path->library ? json(*p.path->library) : json(nullptr)};
     CHECK(root == r["root"]);
     json segments = json::array();
     for (const auto& s : p.path->segments)
@@ -107,10 +108,11 @@ TEST_CASE("fixtures: the outbox coalesces like the add-on's queue") {
     for (const auto& c : r["push"]) {
       const auto op = c[0].get<std::string>();
       Command cmd;
-      for (Op o : {Op::set, Op::add, Op::toggle, Op::keyframe, Op::call})
+      for (Op o : {Op::set, Op::add, Op::toggle, Op::keyframe, Op::call, Op::record})
         if (to_string(o) == op) cmd.op = o;
       REQUIRE(to_string(cmd.op) == op);
-      cmd.target = targets.intern(c[1].get<std::string>());
+      if (cmd.op == Op::record) cmd.value = c[1].get<bool>() ? 1 : 0;  // ["record", on]: no target
+      else cmd.target = targets.intern(c[1].get<std::string>());
       if (c.size() > 2) cmd.value = c[2].get<double>();
       pushed.push_back(cmd);
     }
@@ -124,7 +126,7 @@ TEST_CASE("fixtures: the outbox coalesces like the add-on's queue") {
       std::string line;
       codec::append_command(line, o->cmd, targets, o->id);
       const json j = json::parse(line);
-      json row = {j["op"], j.contains("operator") ? j["operator"] : j["path"]};
+      json row = {j["op"], j.contains("operator") ? j["operator"] : j.contains("on") ? j["on"] : j["path"]};
       if (j.contains("value")) row.push_back(j["value"]);
       queue.push_back(row);
     }

@@ -17,16 +17,20 @@ TEST_CASE("codec: commands, watches and the hello encode as docs/protocol.md sho
   codec::append_command(out, {Op::add, loc, -2}, t, 7);
   codec::append_command(out, {Op::call, play, 0}, t, 8);
   codec::append_command(out, {Op::watch, loc, 0}, t, 9);
+  codec::append_command(out, {Op::record, 0, 1}, t, 10);
+  codec::append_command(out, {Op::record, 0, 0}, t, 11);
   codec::append_hello(out, "knoblink/9.9.9", "s\"ecret", "f00d");
   std::vector<json> lines;
   for (std::size_t at = 0, nl; (nl = out.find('\n', at)) != std::string::npos; at = nl + 1)
     lines.push_back(json::parse(out.substr(at, nl - at)));
-  REQUIRE(lines.size() == 5);
+  REQUIRE(lines.size() == 7);
   CHECK(lines[0] == json{{"op", "set"}, {"path", t.text(loc)}, {"value", 0.25}});
   CHECK(lines[1] == json{{"id", 7}, {"op", "add"}, {"path", t.text(loc)}, {"value", -2}});
   CHECK(lines[2] == json{{"id", 8}, {"op", "call"}, {"operator", "screen.animation_play"}});
   CHECK(lines[3] == json{{"id", 9}, {"op", "watch"}, {"path", t.text(loc)}});
-  CHECK(lines[4] == json{{"hello", 1}, {"client", "knoblink/9.9.9"}, {"token", "s\"ecret"}, {"session", "f00d"}});
+  CHECK(lines[4] == json{{"id", 10}, {"op", "record"}, {"on", true}});
+  CHECK(lines[5] == json{{"id", 11}, {"op", "record"}, {"on", false}});
+  CHECK(lines[6] == json{{"hello", 1}, {"client", "knoblink/9.9.9"}, {"token", "s\"ecret"}, {"session", "f00d"}});
 }
 
 TEST_CASE("codec: answers decode into plain values") {
@@ -45,6 +49,12 @@ TEST_CASE("codec: answers decode into plain values") {
   a = codec::decode_answer(R"({"ev":"value","path":"context.scene.x","value":null})");
   CHECK((a.kind == K::value && !a.value));
   CHECK(codec::decode_answer(R"({"ev":"status","devices":[]})").kind == K::other);
+  a = codec::decode_answer(R"({"ev":"record","on":true})");
+  CHECK((a.kind == K::record && a.value == 1.0));
+  a = codec::decode_answer(R"({"ev":"record","on":false})");
+  CHECK((a.kind == K::record && a.value == 0.0));
+  CHECK(codec::decode_answer(R"({"ev":"record","on":1})").kind == K::malformed);
+  CHECK(codec::decode_answer(R"({"ev":"take","channels":1,"recorded":60,"keys":9,"frames":[1,60]})").kind == K::other);
   for (const char* bad : {"not json", "[1,2]", "\"x\"", "{\"a\":", ""}) {
     INFO(bad);
     CHECK(codec::decode_answer(bad).kind == K::malformed);

@@ -171,6 +171,45 @@ TEST_CASE("layers: hold and toggle, groups, LEDs, and layered mappings replace u
   CHECK_THAT(errors("layers:\n  a: {hold: box.b1, group: g}\n")[0], Catch::Contains("group goes only with toggle"));
 }
 
+TEST_CASE("record: a press flips recording and sends the record op; the LED follows it and the add-on's word") {
+  const auto cfg = load(
+      "record: {toggle: box.b5, led: box.l1}\n"
+      "mappings:\n"
+      "  - control: box.k1\n    set: context.scene.a\n    from: [0, 100]\n");
+  TargetTable t;
+  std::vector<OutputWrite> leds;
+  Mapper m(cfg, t, [&](const OutputWrite& w) { leds.push_back(w); });
+  Recorder r;
+  CHECK(m.on_event(ev("b5", 1), r));
+  CHECK(m.on_event(ev("b5", 0), r));  // the release does nothing
+  CHECK(m.recording());
+  REQUIRE(r.history.size() == 1);
+  CHECK(wire(r.history[0], t) == json{{"op", "record"}, {"on", true}});
+  CHECK(is_discrete(r.history[0].op));  // never merged or dropped, re-sent until answered
+  m.on_event(ev("k1", 50), r);  // knobs map as before
+  m.on_event(ev("b5", 1), r);
+  REQUIRE(r.history.size() == 3);
+  CHECK(wire(r.history[2], t) == json{{"op", "record"}, {"on", false}});
+  REQUIRE(leds.size() == 2);
+  CHECK((leds[0].control.view() == "l1" && leds[0].value == 1));
+  CHECK((leds[1].control.view() == "l1" && leds[1].value == 0));
+  m.on_record_state(true);  // turned on from Blender's panel: the LED lights, the next press turns it off
+  CHECK((leds.size() == 3 && leds[2].value == 1));
+  m.on_event(ev("b5", 1), r);
+  CHECK(wire(r.history.back(), t) == json{{"op", "record"}, {"on", false}});
+  m.on_reconnect(0);  // the box came back: its record LED is set again
+  CHECK((leds.size() == 5 && leds[4].control.view() == "l1" && leds[4].value == 0));
+
+  CHECK_THAT(errors("record: {toggle: box.b5}\nmappings:\n  - control: box.b5\n    press: {toggle: context.scene.x}\n")[0],
+             Catch::Contains("t.yaml:6:14: box.b5 switches recording (line 4), so it is not mapped otherwise"));
+  CHECK_THAT(errors("layers:\n  shift: {hold: box.b4}\nrecord: {toggle: box.b4}\n")[0],
+             Catch::Contains("t.yaml:6:18: box.b4 switches layer 'shift' (line 5), so it cannot switch recording too"));
+  CHECK_THAT(errors("record: {led: box.l1}\n")[0], Catch::Contains("t.yaml:4:9: record needs toggle"));
+  CHECK_THAT(errors("record: {toggle: box.b5, hold: box.b6}\n")[0],
+             Catch::Contains("t.yaml:4:26: unknown key 'hold' in record; allowed keys: toggle, led"));
+  CHECK_THAT(errors("record: {toggle: pad.b5}\n")[0], Catch::Contains("t.yaml:4:18: unknown device 'pad' in toggle"));
+}
+
 TEST_CASE("takeover: pickup knobs pick up again after a layer change") {
   const auto cfg = load(
       "layers:\n  shift: {hold: box.b4}\n"

@@ -1,7 +1,8 @@
 // The whole chain on real parts: the knob-box firmware in the emulator -> pty ->
 // `knoblink run` with examples/knobbox.yaml -> a real Blender (Debian's 3.4,
 // headless, the drain pumped) with the add-on -> the scene, read back through a
-// second add-on connection that watches the values.
+// second add-on connection that watches the values. The "[selection]" case (ctest
+// e2e_selection) drives a pty itself: an encoder and a button on the selected objects.
 #include <catch2/catch.hpp>
 
 #include <signal.h>
@@ -218,4 +219,41 @@ TEST_CASE("two Blenders running: blender: {file:} picks the one with that file o
   CHECK(bridge.wait(10s) == std::optional<int>(0));
   a.quit();
   b.quit();
+}
+
+TEST_CASE("selection: an encoder and a button through the bridge move and toggle each selected object only",
+          "[.selection]") {
+  TempDir dir;
+  std::filesystem::create_directories(dir.file("run"));
+  ::setenv("XDG_RUNTIME_DIR", dir.file("run").c_str(), 1);
+  // A and B selected, C not (tests/addon/selection_blender.py builds the scene).
+  Blender blender(dir, 0, "blender.log", {}, {"--python", kSrc + "/tests/addon/selection_blender.py"});
+  Pty pty;
+  const auto cfg = dir.write("sel.yaml", "devices:\n  box:\n    serial: {port: " + pty.slave() +
+                                             "}\nmappings:\n"
+                                             "  - control: box.e1\n    add: 'context.selected_objects[*].location[0]'\n"
+                                             "    step: 0.5\n"
+                                             "  - control: box.b1\n"
+                                             "    press: {toggle: 'context.selected_objects[*].hide_render'}\n");
+  Process bridge({KNOBLINK_BINARY_DIR "/bridge/knoblink", "run", "--config", cfg}, dir.file("bridge.log"));
+  const auto x = [](const char* name) { return std::string("bpy.data.objects[\"") + name + "\"].location[0]"; };
+  const auto hidden = [](const char* name) { return std::string("bpy.data.objects[\"") + name + "\"].hide_render"; };
+  Observer scene;
+  scene.connect(blender.port, {x("A"), x("B"), x("C"), hidden("A"), hidden("B"), hidden("C")});
+  REQUIRE(pty.read_line(20s) == std::optional<std::string>("?"));
+  pty.write("@knoblink 1 box\n@ctl e1 rel\n@ctl b1 btn\n@end\n");
+  pty.write("e1 2\ne1 1\n");  // three detents: 1.5 each
+  INFO(bridge.log());
+  CHECK(scene.wait_for(x("A"), near(2.5), 30s));
+  CHECK(scene.wait_for(x("B"), near(3.5), 10s));
+  pty.write("b1 1\nb1 0\n");
+  CHECK(scene.wait_for(hidden("A"), equals(true), 10s));
+  CHECK(scene.wait_for(hidden("B"), equals(true), 10s));
+  scene.call({{"op", "ping"}});  // every value Blender sent so far has been read
+  for (const auto& v : scene.history(x("C"))) CHECK(near(3)(v));  // the unselected one never moved
+  for (const auto& v : scene.history(hidden("C"))) CHECK(v == json(false));
+  CHECK_FALSE(scene.history(x("C")).empty());
+  bridge.signal(SIGTERM);
+  CHECK(bridge.wait(10s) == std::optional<int>(0));
+  blender.quit();
 }

@@ -102,7 +102,7 @@ void send(FakeWorld& w, Bytes r) {
 
 const std::vector<std::string> knobbox_controls = {
     "control x abs 0 1023",  "control y abs 0 1023",  "control z abs 0 1023",  "control rx abs 0 1023",
-    "control dial rel",      "control wheel rel",     "control button1 btn",   "control button2 btn",
+    "control dial rel -127 127", "control wheel rel -127 127",   "control button1 btn",   "control button2 btn",
     "control button3 btn",   "control button4 btn",   "control button5 btn",   "control button6 btn"};
 
 HidMatch match(const char* text) {
