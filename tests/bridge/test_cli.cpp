@@ -372,10 +372,19 @@ TEST_CASE("saving the mapping file reloads it; a broken save keeps the running m
   REQUIRE(set);
   CHECK((*set)["path"] == "context.scene.d");
 
-  // Where the time goes: three reads, each timed from the read to the socket.
+  // The record switch's state is in the status.
+  dir.write("map.yaml", mapping(blender.port(), pty.slave(), "context.scene.d") + "record: {toggle: box.b5}\n");
+  st = next_where(*conn, [](const json& j) { return is_op(j, "status") && j.contains("record"); }, 10s);
+  REQUIRE(st);
+  CHECK((*st)["record"] == false);
+  pty.write("b5 1\nb5 0\n");
+  st = next_where(*conn, [](const json& j) { return is_op(j, "status") && j.value("record", false); }, 10s);
+  REQUIRE(st);
+
+  // Where the time goes: every command made by a read (five sets, the record press) timed to the socket.
   p.signal(SIGUSR1);
   REQUIRE(wait_until([&] { return p.log().find("latency: device read -> sent: ") != std::string::npos; }, 10s));
-  CHECK_THAT(p.log(), Catch::Contains("since start p50 ") && Catch::Contains("(n=5) |") &&
+  CHECK_THAT(p.log(), Catch::Contains("since start p50 ") && Catch::Contains("(n=6) |") &&
                           Catch::Contains("Blender received -> applied: not reported"));
 
   // The box goes away: lost, in the status.
