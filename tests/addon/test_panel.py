@@ -22,7 +22,7 @@ def test_panel_sections_show_the_bridge(tmp_path):
     hello = next(x for x in r.stdout.splitlines() if x.startswith("knoblink-panel: hello"))
     assert '"features": ["status"]' in hello
     text = {name: " ".join(t for t, _icon in out) for name, out in labels.items()}  # wrapped lines rejoined
-    assert ["Recording: on", "REC"] in labels["KNOBLINK_PT_panel"]
+    assert ["operator knoblink.record_toggle", "REC"] in labels["KNOBLINK_PT_panel"]  # record.draw
     assert ["box: lost", "ERROR"] in labels["KNOBLINK_PT_bridge"]
     assert "waiting: gone" in text["KNOBLINK_PT_bridge"] and "box.yaml, reloaded 1x" in text["KNOBLINK_PT_bridge"]
     assert ["/tmp/box.yaml:3:5: bad key", "ERROR"] in labels["KNOBLINK_PT_bridge"]
