@@ -8,6 +8,7 @@
 #include <new>
 #include <string>
 
+#include "bench/alloc_count.hpp"
 #include "bridge/config.hpp"
 #include "bridge/latency.hpp"
 #include "bridge/mapper.hpp"
@@ -16,7 +17,6 @@
 #include "devices/serial_session.hpp"
 
 namespace {
-std::size_t g_allocs = 0;
 
 /// The bridge's side of the session: every event goes to f.
 template <class F>
@@ -33,13 +33,6 @@ class MapSink final : public knoblink::EventSink {
 };
 }
 
-void* operator new(std::size_t n) {
-  ++g_allocs;
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 using namespace knoblink;
 
@@ -136,12 +129,12 @@ mappings:
   for (int i = 0; i < 20; ++i) run_pass();  // warm-up: buffers reach their working size
 
   const long passes = std::max(1L, events / lines_per_pass);
-  const std::size_t allocs_before = g_allocs;
+  const std::size_t allocs_before = alloc_count::calls();
   decoded = 0;
   const auto t0 = std::chrono::steady_clock::now();
   for (long i = 0; i < passes; ++i) run_pass();
   const auto t1 = std::chrono::steady_clock::now();
-  const std::size_t allocs = g_allocs - allocs_before;
+  const std::size_t allocs = alloc_count::calls() - allocs_before;
   const double secs = std::chrono::duration<double>(t1 - t0).count();
   const auto n = static_cast<double>(decoded);
   std::printf("events: %llu in %.3f s\n", static_cast<unsigned long long>(decoded), secs);

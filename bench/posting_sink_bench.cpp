@@ -11,25 +11,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <new>
 #include <thread>
 
+#include "bench/alloc_count.hpp"
 #include "bridge/posting_sink.hpp"
-
-namespace {
-std::atomic<std::size_t> g_allocs{0};
-std::atomic<std::size_t> g_bytes{0};
-}  // namespace
-
-void* operator new(std::size_t n) {
-  g_allocs.fetch_add(1, std::memory_order_relaxed);
-  g_bytes.fetch_add(n, std::memory_order_relaxed);
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 using namespace knoblink;
 
@@ -73,12 +58,12 @@ Result run(long events) {
   feed(1000);  // warm-up
   while (target.events.load() < 1000) std::this_thread::yield();
   target.events = 0;
-  const auto a0 = g_allocs.load(), b0 = g_bytes.load();
+  const auto a0 = alloc_count::calls(), b0 = alloc_count::bytes();
   const auto t0 = std::chrono::steady_clock::now();
   feed(events);
   while (target.events.load() < events) std::this_thread::yield();
   const auto t1 = std::chrono::steady_clock::now();
-  const Result r{g_allocs.load() - a0, g_bytes.load() - b0, std::chrono::duration<double>(t1 - t0).count()};
+  const Result r{alloc_count::calls() - a0, alloc_count::bytes() - b0, std::chrono::duration<double>(t1 - t0).count()};
   asio::post(io, [&] { sink.stop(); });
   guard.reset();
   io_thread.join();

@@ -11,6 +11,9 @@ namespace knoblink {
 namespace {
 constexpr std::size_t kWriteChunk = 64 * 1024;
 constexpr auto kHelloTimeout = std::chrono::seconds(5);
+/// The socket's send buffer: what Blender has not read yet waits here (coalesced) instead
+/// of in the kernel (docs/protocol.md, "Ordering, coalescing and the drain").
+constexpr int kSendBuffer = 32 * 1024;
 constexpr std::uint64_t kWatchIdBase = 1ull << 62;  ///< ids of watch commands, apart from the Outbox's
 }  // namespace
 
@@ -74,6 +77,7 @@ void BlenderLink::do_connect() {
                     ec2.message() + " (is Blender running with the KnobLink add-on enabled?)");
       asio::error_code ignored;
       socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+      socket_.set_option(asio::socket_base::send_buffer_size(kSendBuffer), ignored);
       state_ = State::hello;
       reader_.reset();
       wbuf_.clear();
@@ -166,11 +170,15 @@ bool BlenderLink::on_line(std::string_view line, std::uint64_t gen) {
     case Kind::ok:
     case Kind::error: {
       const bool watch = a.has_id && a.id >= kWatchIdBase;
-      std::string what = watch ? "watch " : a.has_id ? "command: " : "";
-      if (a.has_id && !watch)
-        if (const auto cmd = outbox_.ack(a.id); cmd && a.kind == Kind::error)
-          what = std::string(to_string(cmd->op)) + (cmd->op == Op::record ? ": " : " " + targets_.text(cmd->target) + ": ");
-      if (a.kind == Kind::error) listener_.on_remote_error(what + a.code + " " + a.message);
+      const auto cmd = a.has_id && !watch ? outbox_.ack(a.id) : std::nullopt;
+      if (a.kind == Kind::error) {
+        std::string what = watch ? "watch " : a.has_id ? "command: " : "";
+        if (cmd) {
+          const Op op = cmd->op;
+          what = std::string(to_string(op)) + (op == Op::record ? std::string(": ") : " " + targets_.text(cmd->target) + ": ");
+        }
+        listener_.on_remote_error(what + a.code + " " + a.message);
+      }
       break;
     }
     case Kind::latency: listener_.on_latency(a.stage, a.figures); break;

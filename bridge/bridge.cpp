@@ -188,7 +188,8 @@ std::vector<std::string> Bridge::device_lines() const {
       continue;
     }
     const auto d = devices_[i]->describe();
-    out.push_back(d.label + ": " + d.kind + (d.attached.empty() ? "" : " " + d.attached) + ", " + d.state);
+    out.push_back(d.label + ": " + d.kind + (d.attached.empty() ? "" : " " + d.attached) + ", " + d.state +
+                  (d.counters.empty() ? "" : ", " + d.counters));
   }
   return out;
 }

@@ -386,9 +386,10 @@ MidiConfig parse_midi(Checker& c, const YAML::Node& m) {
       for (const auto& item : f) {
         std::string name;
         if (!midi_cc(c, item, "fourteen_bit", true, name)) continue;
-        for (const auto& [enc_name, enc] : mc.encodings)
-          if (enc_name == name) c.error(item, name + " is both an encoder and a 14-bit CC", "give it one of them");
         mc.fourteen_bit.push_back(name);
+        for (const auto& [enc_name, enc] : mc.encodings)
+          if (const auto* pair = mc.fourteen_bit_pair(*parse_midi_control(enc_name)); pair && *pair == name)
+            c.error(item, enc_name + " is both an encoder and part of the 14-bit CC " + name, "give it one of them");
       }
     }
   }
@@ -585,7 +586,7 @@ struct KindKeys {
 };
 constexpr KindKeys kKinds[] = {
     {"set", {"set", "to", "from", "curve", "deadband", "takeover"}},
-    {"add", {"add", "step", "accel"}},
+    {"add", {"add", "step", "accel", "encoding"}},
     {"rate", {"rate", "speed", "deadzone", "from"}},
     {"press", {"press", "release", "long", "long_ms"}},
 };
@@ -690,7 +691,79 @@ bool parse_add(Checker& c, const YAML::Node& n, AddMapping& m) {
     if (a && *a >= 1 && *a <= 1000) m.accel = *a;
     else ok = false;
   }
+  if (const auto& e = n["encoding"]) {
+    if (const auto enc = e.IsScalar() ? parse_midi_encoding(e.Scalar()) : std::nullopt) {
+      m.encoding = *enc;
+    } else {
+      c.error(e, "encoding '" + (e.IsScalar() ? e.Scalar() : std::string("...")) + "' is not known",
+              "twos, offset or sign: how a MIDI encoder on a CC encodes its turn (docs/midi.md, \"Relative encoders\")");
+      ok = false;
+    }
+  }
   return ok;
+}
+
+/// A MIDI CC control an add mapping turns, or null (another device kind or control type).
+MidiConfig* midi_cc_of(Config& cfg, const Mapping& m, std::optional<MidiControlId>& id) {
+  auto* midi = std::get_if<MidiConfig>(&cfg.devices[m.control.device].kind);
+  id = parse_midi_control(m.control.control.view());
+  return midi && id && id->type == MidiControlId::Type::cc ? midi : nullptr;
+}
+
+/// An add mapping's encoding: (docs/midi.md, "Relative encoders"): only on a MIDI CC that is
+/// not part of a 14-bit pair, and one encoding per CC across the file (the device's
+/// encodings: included, every mapping and layer); it joins the device's encodings, which
+/// its decoder reads.
+bool fold_encoding(Checker& c, const YAML::Node& n, Config& cfg, const Mapping& m) {
+  const auto& add = *m.as<AddMapping>();
+  if (!add.encoding) return true;
+  const auto& where = n["encoding"];
+  const auto& dev = cfg.devices[m.control.device];
+  const std::string control = dev.name + "." + m.control.control.str();
+  std::optional<MidiControlId> id;
+  auto* midi = midi_cc_of(cfg, m, id);
+  if (!midi) {
+    c.error(where, "encoding goes only with a CC of a midi: device; " + control + " is not one",
+            std::holds_alternative<MidiConfig>(dev.kind)
+                ? "a MIDI encoder is a CC, e.g. control: " + dev.name + ".cc1_16"
+                : "this device's encoders send steps already: remove encoding");
+    return false;
+  }
+  if (const auto* pair = midi->fourteen_bit_pair(*id)) {
+    c.error(where, control + " is part of the 14-bit CC " + *pair + " (fourteen_bit:), so it is not an encoder",
+            "an encoder is a 7-bit CC: take it out of fourteen_bit or remove encoding");
+    return false;
+  }
+  const auto had = midi->encoding_of(m.control.control.view());
+  if (!had) {
+    midi->encodings.emplace_back(m.control.control.str(), *add.encoding);
+    return true;
+  }
+  if (*had == *add.encoding) return true;
+  std::string who = "the device's encodings: (line " + std::to_string(dev.line) + ")";
+  for (const auto& o : cfg.mappings)
+    if (const auto* a = o.as<AddMapping>();
+        a && a->encoding == had && o.control.device == m.control.device && o.control.control == m.control.control)
+      who = "the mapping on line " + std::to_string(o.line);
+  c.error(where, std::string("encoding ") + midi_encoding_name(*add.encoding) + " of " + control + " contradicts " +
+                     midi_encoding_name(*had) + ", which " + who + " gives it",
+          "a CC reads one way in every mapping and layer: give it one encoding");
+  return false;
+}
+
+/// After every mapping is read: an add on a MIDI CC that no encoding makes an encoder would
+/// add the CC's absolute value (0..127) on every move.
+void check_midi_adds(Checker& c, Config& cfg, const std::vector<YAML::Mark>& marks) {
+  for (std::size_t i = 0; i < cfg.mappings.size(); ++i) {
+    const auto& m = cfg.mappings[i];
+    std::optional<MidiControlId> id;
+    const auto* midi = m.as<AddMapping>() ? midi_cc_of(cfg, m, id) : nullptr;
+    if (!midi || midi->encoding_of(m.control.control.view())) continue;
+    c.error_at(marks[i].line, marks[i].column,
+               "add on " + cfg.devices[m.control.device].name + "." + m.control.control.str() +
+                   ", a MIDI CC that is not an encoder (it sends positions 0..127)",
+               "say how the encoder encodes its turn: encoding: twos | offset | sign (docs/midi.md); for a knob use set:");
+  }
 }
 
 bool parse_rate(Checker& c, const YAML::Node& n, RateMapping& m) {
@@ -738,7 +811,8 @@ std::string led_default(const Mapping& m) {
   return m.path();
 }
 
-void parse_mapping(Checker& c, const YAML::Node& n, Config& cfg) {
+/// marks: where each entry of cfg.mappings starts, for checks made after every mapping is read.
+void parse_mapping(Checker& c, const YAML::Node& n, Config& cfg, std::vector<YAML::Mark>& marks) {
   if (!n.IsMap()) {
     c.error(n, "a mapping must be a mapping (key: value)", "e.g. - control: box.k1");
     return;
@@ -827,6 +901,7 @@ void parse_mapping(Checker& c, const YAML::Node& n, Config& cfg) {
     ok = parse_set(c, n, m.action.emplace<SetMapping>()) && ok;
   } else if (kind == &kKinds[1]) {
     ok = parse_add(c, n, m.action.emplace<AddMapping>()) && ok;
+    ok = ok && fold_encoding(c, n, cfg, m);
   } else if (kind == &kKinds[2]) {
     ok = parse_rate(c, n, m.action.emplace<RateMapping>()) && ok;
   } else {
@@ -859,7 +934,9 @@ void parse_mapping(Checker& c, const YAML::Node& n, Config& cfg) {
       ok = false;
     }
   }
-  if (ok) cfg.mappings.push_back(std::move(m));
+  if (!ok) return;
+  cfg.mappings.push_back(std::move(m));
+  marks.push_back(n.Mark());
 }
 
 }  // namespace
@@ -892,7 +969,9 @@ LoadResult load_config_text(const std::string& text, const std::string& file) {
     if (!root["mappings"].IsSequence()) {
       c.error(root["mappings"], "mappings must be a list", "each entry starts with '- control: <device>.<control>'");
     } else {
-      for (const auto& m : root["mappings"]) parse_mapping(c, m, cfg);
+      std::vector<YAML::Mark> marks;
+      for (const auto& m : root["mappings"]) parse_mapping(c, m, cfg, marks);
+      check_midi_adds(c, cfg, marks);
     }
   }
   if (r.errors.empty()) r.config = std::move(cfg);

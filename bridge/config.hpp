@@ -82,6 +82,9 @@ struct AddMapping {
   std::string path;
   double step = 1;
   double accel = 1;  ///< the largest multiplier of step for fast turns; 1 = none
+  /// encoding: how a MIDI CC encoder encodes its turn (docs/midi.md, "Relative encoders").
+  /// The parser also puts it into the device's MidiConfig::encodings, which the decoder reads.
+  std::optional<MidiEncoding> encoding;
 };
 
 /// rate: a stick's deflection is a speed, integrated into adds while deflected.

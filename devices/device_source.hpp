@@ -17,6 +17,8 @@ struct DeviceDescription {
   std::string label;     ///< the device's name in the mapping file ("box")
   std::string attached;  ///< what it is attached to: a port path, a hidraw node; empty when not connected
   std::string state;     ///< "connected", "probing /dev/ttyUSB0", "waiting: <why>", "stopped"
+  /// What its decoder counted, "name=N ..." ("messages=120 sysex=1 skipped=3"); may be empty.
+  std::string counters;
 };
 
 /// The outcome of writing an output: ok, or why it was not written.

@@ -237,7 +237,7 @@ OutputResult SerialSource::write_output(const Name& control, std::int32_t value)
 }
 
 DeviceDescription SerialSource::describe() const {
-  DeviceDescription d{"serial", label_, session_.path(), {}};
+  DeviceDescription d{"serial", label_, session_.path(), {}, {}};
   switch (session_.state()) {
     case SerialSession::State::connected: d.state = "connected"; break;
     case SerialSession::State::probing: d.state = "probing " + session_.path(); d.attached.clear(); break;

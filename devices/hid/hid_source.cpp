@@ -242,7 +242,7 @@ std::string HidSource::write_output(std::string_view control, std::int32_t value
 
 DeviceDescription HidSource::describe() const {
   std::lock_guard lock(mutex_);
-  DeviceDescription d{"hid", options_.label, attached_, {}};
+  DeviceDescription d{"hid", options_.label, attached_, {}, {}};
   if (handle_) d.state = "connected";
   else if (!thread_.joinable()) d.state = "stopped";
   else d.state = "waiting: " + (waiting_.empty() ? "looking for HID device " + match_.str() : waiting_);

@@ -26,6 +26,11 @@ inline std::optional<MidiEncoding> parse_midi_encoding(std::string_view text) {
   return std::nullopt;
 }
 
+/// The name parse_midi_encoding reads.
+inline const char* midi_encoding_name(MidiEncoding e) {
+  return e == MidiEncoding::twos ? "twos" : e == MidiEncoding::offset ? "offset" : "sign";
+}
+
 /// A control name of a MIDI device: cc<ch>_<n>, note<ch>_<n>, vel<ch>_<n>, pb<ch>
 /// (channel 1..16, number 0..127).
 struct MidiControlId {
@@ -81,6 +86,22 @@ struct MidiConfig {
   /// 14-bit CCs: each names its MSB control cc<ch>_<n> (n 0..31); CC n+32 is its LSB.
   std::vector<std::string> fourteen_bit;
   friend bool operator==(const MidiConfig&, const MidiConfig&) = default;
+
+  /// The fourteen_bit: entry whose MSB or LSB is the CC id, or nullptr.
+  const std::string* fourteen_bit_pair(const MidiControlId& id) const {
+    if (id.type != MidiControlId::Type::cc) return nullptr;
+    for (const auto& name : fourteen_bit) {
+      const auto msb = parse_midi_control(name);
+      if (msb && msb->channel == id.channel && (msb->number == id.number || msb->number + 32 == id.number)) return &name;
+    }
+    return nullptr;
+  }
+  /// The encoding of the CC control named name, if it is an encoder.
+  std::optional<MidiEncoding> encoding_of(std::string_view name) const {
+    for (const auto& [cc, encoding] : encodings)
+      if (cc == name) return encoding;
+    return std::nullopt;
+  }
 };
 
 }  // namespace knoblink

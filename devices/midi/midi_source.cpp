@@ -158,10 +158,13 @@ OutputResult MidiSource::write_output(const Name& control, std::int32_t value) {
 
 DeviceDescription MidiSource::describe() const {
   std::lock_guard lock(mutex_);
-  DeviceDescription d{"midi", options_.label, input_name_, {}};
+  DeviceDescription d{"midi", options_.label, input_name_, {}, {}};
   if (!watcher_.started() || watcher_.stopped()) d.state = watcher_.stopped() ? "stopped" : "not started";
   else if (!input_name_.empty()) d.state = "connected";
   else d.state = "waiting: " + (waiting_.empty() ? std::string("looking for the port") : waiting_);
+  const auto& s = decoder_.stats();
+  d.counters = "messages=" + std::to_string(s.messages) + " sysex=" + std::to_string(s.sysex) +
+               " skipped=" + std::to_string(s.skipped);
   return d;
 }
 

@@ -2,11 +2,50 @@
 #include <jack/jack.h>
 #include <rtmidi/RtMidi.h>
 
+#include <iostream>
+#include <mutex>
+#include <sstream>
+
 #include "devices/midi/midi_backend.hpp"
 
 namespace knoblink::midi {
 
 namespace {
+
+/// RtMidi's constructors print their warnings ("MidiInJack::initialize: JACK server not
+/// running?") on std::cerr, since no error callback can be set before they run. While one
+/// of these lives, std::cerr goes into it instead, and text() is what was said.
+class CerrCapture {
+ public:
+  CerrCapture() : lock_(mutex()), old_(std::cerr.rdbuf(text_.rdbuf())) {}
+  ~CerrCapture() { std::cerr.rdbuf(old_); }
+  CerrCapture(const CerrCapture&) = delete;
+  CerrCapture& operator=(const CerrCapture&) = delete;
+  /// What was printed, without RtMidi's blank lines around it.
+  std::string text() const {
+    auto t = text_.str();
+    const auto a = t.find_first_not_of(" \n"), b = t.find_last_not_of(" \n");
+    return a == std::string::npos ? std::string() : t.substr(a, b - a + 1);
+  }
+
+ private:
+  static std::mutex& mutex() {
+    static std::mutex m;  // one capture at a time: std::cerr is the process's
+    return m;
+  }
+  std::lock_guard<std::mutex> lock_;
+  std::ostringstream text_;
+  std::streambuf* old_;
+};
+
+/// new Port(args...) with its constructor's warnings kept in warning instead of printed.
+template <class Port, class... Args>
+std::unique_ptr<Port> make_quiet(std::string& warning, Args&&... args) {
+  CerrCapture capture;
+  auto port = std::make_unique<Port>(std::forward<Args>(args)...);
+  warning = capture.text();
+  return port;
+}
 
 constexpr const char* kOwnPrefix = "knoblink-";
 
@@ -78,9 +117,9 @@ class RtOutput final : public MidiOutput {
 class RtBackend final : public MidiBackend {
  public:
   RtBackend(RtMidi::Api api, std::string label) : api_(api), label_(std::move(label)) {
-    list_in_ = std::make_unique<RtMidiIn>(api_, kOwnPrefix + label_ + "-list");
+    list_in_ = make_quiet<RtMidiIn>(list_error_, api_, kOwnPrefix + label_ + "-list");
     list_in_->setErrorCallback(keep_error, &list_error_);
-    list_out_ = std::make_unique<RtMidiOut>(api_, kOwnPrefix + label_ + "-list");
+    list_out_ = make_quiet<RtMidiOut>(list_error_, api_, kOwnPrefix + label_ + "-list");
     list_out_->setErrorCallback(keep_error, &list_error_);
   }
   std::vector<std::string> inputs(std::string& error) override { return listed(*list_in_, error); }
@@ -119,9 +158,9 @@ class RtBackend final : public MidiBackend {
       return nullptr;
     };
     try {
-      auto port = std::make_unique<Port>(api_, kOwnPrefix + label_);
-      Port& raw = *port;
       std::string last_error;
+      auto port = make_quiet<Port>(last_error, api_, kOwnPrefix + label_);
+      Port& raw = *port;
       raw.setErrorCallback(keep_error, &last_error);
       const int i = find(raw, name);
       if (i < 0) return fail("it is gone");

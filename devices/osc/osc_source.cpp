@@ -8,6 +8,7 @@
 namespace knoblink::osc {
 
 namespace {
+constexpr int kReceiveBuffer = 1 << 20;
 std::string to_text(const asio::ip::udp::endpoint& ep) { return ep.address().to_string() + ":" + std::to_string(ep.port()); }
 }  // namespace
 
@@ -46,6 +47,11 @@ void OscSource::do_open() {
   const asio::ip::udp::endpoint ep(address, config_.port);
   socket_.open(ep.protocol(), ec);
   if (!ec) socket_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) {
+    // Room for a burst while the io thread is busy (the kernel caps it at net.core.rmem_max).
+    asio::error_code ignored;
+    socket_.set_option(asio::socket_base::receive_buffer_size(kReceiveBuffer), ignored);
+  }
   if (!ec) socket_.bind(ep, ec);
   if (ec) {
     socket_.close();
@@ -92,7 +98,10 @@ OutputResult OscSource::write_output(const Name& control, std::int32_t value) {
 }
 
 DeviceDescription OscSource::describe() const {
-  return {"osc", label_, socket_.is_open() ? "udp " + config_.host + ":" + std::to_string(config_.port) : "", state_};
+  const auto& s = session_.stats();
+  return {"osc", label_, socket_.is_open() ? "udp " + config_.host + ":" + std::to_string(config_.port) : "", state_,
+          "messages=" + std::to_string(s.messages) + " not_osc=" + std::to_string(s.not_osc) +
+              " unknown=" + std::to_string(s.unknown)};
 }
 
 }  // namespace knoblink::osc

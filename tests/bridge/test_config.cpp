@@ -61,8 +61,8 @@ mappings:
 )");
   REQUIRE(e.size() >= 1);
   CHECK(e[0] == "m.yaml:6:5: unknown key 'sett' in a mapping; allowed keys: control, layer, led, watch, set, to, "
-                "from, curve, deadband, takeover, add, step, accel, rate, speed, deadzone, press, release, long, "
-                "long_ms");
+                "from, curve, deadband, takeover, add, step, accel, encoding, rate, speed, deadzone, press, release, "
+                "long, long_ms");
 }
 
 TEST_CASE("a bare data path inside flow style is a YAML syntax error with a hint") {

@@ -2,11 +2,15 @@
 // `knoblink run` with examples/knobbox.yaml -> a real Blender (Debian's 3.4,
 // headless, the drain pumped) with the add-on -> the scene, read back through a
 // second add-on connection that watches the values. The "[selection]" case (ctest
-// e2e_selection) drives a pty itself: an encoder and a button on the selected objects.
+// e2e_selection) drives a pty itself: an encoder and a button on the selected objects;
+// the "[osc]" case (ctest e2e_osc) has python-osc as the device.
 #include <catch2/catch.hpp>
 
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
@@ -219,6 +223,54 @@ TEST_CASE("two Blenders running: blender: {file:} picks the one with that file o
   CHECK(bridge.wait(10s) == std::optional<int>(0));
   a.quit();
   b.quit();
+}
+
+TEST_CASE("OSC app -> knoblink -> Blender, and a value changed in Blender back to the app", "[.osc]") {
+  TempDir dir;
+  std::filesystem::create_directories(dir.file("run"));
+  ::setenv("XDG_RUNTIME_DIR", dir.file("run").c_str(), 1);
+  Blender blender(dir, 0, "blender.log");
+  Observer scene;
+  const std::string x = R"(bpy.data.objects["Cube"].location[0])";
+  scene.connect(blender.port, {x, kHidden});
+  // A free UDP port: bind one, let it go.
+  const int probe = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  REQUIRE(::bind(probe, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  ::getsockname(probe, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(probe);
+  const auto port = std::to_string(ntohs(a.sin_port));
+  // docs/osc.md's TouchOSC mapping, cut down: a fader drives the cube, a toggle's LED follows hide_render.
+  const auto cfg = dir.write("touch.yaml", "devices:\n  touch:\n    osc:\n      port: " + port +
+                                               "\n      controls:\n        fader1: \"/1/fader1\"\n"
+                                               "        toggle1: {address: \"/1/toggle1\", kind: btn}\n"
+                                               "mappings:\n  - control: touch.fader1\n    set: '" + x +
+                                               "'\n    to: [-2, 2]\n  - control: touch.toggle1\n    press: {toggle: '" +
+                                               kHidden + "'}\n    led: touch.toggle1\n");
+  Process bridge({KNOBLINK_BINARY_DIR "/bridge/knoblink", "run", "--config", cfg}, dir.file("bridge.log"));
+  INFO(bridge.log());
+  REQUIRE(wait_until([&] { return bridge.log().find("blender: connected") != std::string::npos; }, 30s));
+  REQUIRE(wait_until([&] { return bridge.log().find("listening for OSC on UDP 127.0.0.1:" + port) != std::string::npos; }, 10s));
+
+  // A real OSC sender (python-osc) sends /1/fader1 0.75: 12287 of 16383 steps over [-2, 2].
+  Process app({"/usr/bin/env", "python3", kSrc + "/tests/osc/osc_peer.py", "echo", port, "0.75", "30"},
+              dir.file("app.log"));
+  INFO(app.log());
+  CHECK(scene.wait_for(x, near(-2 + 4 * std::lround(0.75 * 16383) / 16383.0), 30s));
+
+  // hide_render changed in Blender (another client, as a click in the UI would): the add-on
+  // tells the bridge, which sends the LED's address to the app that last sent.
+  REQUIRE(scene.call({{"op", "set"}, {"path", kHidden}, {"value", true}}).value("ok", false));
+  CHECK(wait_until([&] { return app.log().find("recv /1/toggle1 1\n") != std::string::npos; }, 30s));
+  REQUIRE(scene.call({{"op", "set"}, {"path", kHidden}, {"value", false}}).value("ok", false));
+  CHECK(wait_until([&] { return app.log().find("recv /1/toggle1 1\nrecv /1/toggle1 0\n") != std::string::npos; }, 30s));
+  app.signal(SIGTERM);
+  bridge.signal(SIGTERM);
+  CHECK(bridge.wait(10s) == std::optional<int>(0));
+  blender.quit();
 }
 
 TEST_CASE("selection: an encoder and a button through the bridge move and toggle each selected object only",

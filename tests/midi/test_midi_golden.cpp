@@ -177,7 +177,83 @@ TEST_CASE("midi: config errors name the key, the line and what is allowed") {
   CHECK_THAT(errors("{port: x, fourteen_bit: [cc1_40]}"), Catch::Contains("not a 14-bit MSB CC") &&
                                                              Catch::Contains("cc<channel 1..16>_<CC 0..31>"));
   CHECK_THAT(errors("{port: x, encodings: {cc1_7: sign}, fourteen_bit: [cc1_7]}"),
-             Catch::Contains("both an encoder and a 14-bit CC"));
+             Catch::Contains("cc1_7 is both an encoder and part of the 14-bit CC cc1_7"));
+  CHECK_THAT(errors("{port: x, encodings: {cc1_39: sign}, fourteen_bit: [cc1_7]}"),  // its LSB
+             Catch::Contains("m.yaml:3:") && Catch::Contains("cc1_39 is both an encoder and part of the 14-bit CC cc1_7"));
   CHECK_THAT(errors("{port: x, channel: 1}"), Catch::Contains("unknown key 'channel' in midi"));
   CHECK(errors("{port: \"nanoKONTROL2\", api: jack, encodings: {cc1_16: twos}, fourteen_bit: [cc1_7]}").empty());
+}
+
+TEST_CASE("midi: encoding: on the add mapping makes the CC an encoder, as the device key does") {
+  const fs::path dir = fs::path(KNOBLINK_TEST_DATA) / "midi";
+  // encoders.yaml says it with the device key; the same three encoders said on their
+  // mappings (one of them in two mappings of different layers) give the same device.
+  const auto by_mapping = load_config_text(R"(devices:
+  enc: {midi: {port: "Launch Control"}}
+  box: {serial: {port: auto}}
+layers:
+  shift: {hold: box.b1}
+mappings:
+  - control: enc.cc1_16
+    add: context.scene.frame_current
+    encoding: twos
+  - control: enc.cc1_16
+    layer: shift
+    add: context.scene.frame_current
+    step: 10
+    encoding: twos
+  - control: enc.cc1_17
+    add: 'bpy.data.objects["Cube"].location[0]'
+    step: 0.1
+    encoding: offset
+  - control: enc.cc1_18
+    add: context.active_object.rotation_euler[2]
+    encoding: sign
+)",
+                                           "by_mapping.yaml");
+  for (const auto& e : by_mapping.errors) UNSCOPED_INFO(e);
+  REQUIRE(by_mapping.config);
+  const auto by_device = load_config_file((dir / "encoders.yaml").string());
+  REQUIRE(by_device.config);
+  const auto& a = std::get<MidiConfig>(by_mapping.config->devices[0].kind);
+  const auto& b = std::get<MidiConfig>(by_device.config->devices[0].kind);
+  CHECK(a == b);
+  CHECK(by_mapping.config->mappings[0].as<AddMapping>()->encoding == MidiEncoding::twos);
+  // And it decodes the recorded stream exactly as the golden says.
+  CHECK(joined(decode(a, parse_hex_file(read(dir / "encoders.hex")), {})) == read(dir / "encoders.expected"));
+}
+
+TEST_CASE("midi: encoding: errors name the line, the column and what is allowed") {
+  auto errors = [](const std::string& mappings, const std::string& midi = "{port: x}") {
+    auto r = load_config_text("devices:\n  nano:\n    midi: " + midi + "\n  box: {serial: {port: auto}}\nmappings:\n" +
+                                  mappings,
+                              "m.yaml");
+    std::string all;
+    for (const auto& e : r.errors) all += e + "\n";
+    return all;
+  };
+  const std::string add = "  - control: nano.cc1_16\n    add: context.scene.frame_current\n";
+  CHECK(errors(add + "    encoding: twos\n").empty());
+  CHECK_THAT(errors(add + "    encoding: gray\n"),
+             Catch::Contains("m.yaml:8:15: encoding 'gray' is not known; twos, offset or sign"));
+  CHECK_THAT(errors(add), Catch::Contains("m.yaml:6:5: add on nano.cc1_16, a MIDI CC that is not an encoder") &&
+                              Catch::Contains("encoding: twos | offset | sign"));
+  CHECK(errors(add, "{port: x, encodings: {cc1_16: sign}}").empty());  // the device key still works
+  CHECK(errors(add + "    encoding: sign\n", "{port: x, encodings: {cc1_16: sign}}").empty());
+  CHECK_THAT(errors(add + "    encoding: twos\n", "{port: x, encodings: {cc1_16: sign}}"),
+             Catch::Contains("m.yaml:8:15: encoding twos of nano.cc1_16 contradicts sign, which the device's "
+                             "encodings: (line 2) gives it; a CC reads one way in every mapping and layer"));
+  CHECK_THAT(errors(add + "    encoding: twos\n" + add + "    encoding: offset\n"),
+             Catch::Contains("m.yaml:11:15: encoding offset of nano.cc1_16 contradicts twos, which the mapping on "
+                             "line 6 gives it"));
+  CHECK_THAT(errors("  - control: nano.note1_36\n    add: context.scene.frame_current\n    encoding: twos\n"),
+             Catch::Contains("m.yaml:8:15: encoding goes only with a CC of a midi: device; nano.note1_36 is not one") &&
+                 Catch::Contains("e.g. control: nano.cc1_16"));
+  CHECK_THAT(errors("  - control: box.e1\n    add: context.scene.frame_current\n    encoding: twos\n"),
+             Catch::Contains("box.e1 is not one; this device's encoders send steps already: remove encoding"));
+  CHECK_THAT(errors("  - control: nano.cc1_39\n    add: context.scene.frame_current\n    encoding: twos\n",
+                    "{port: x, fourteen_bit: [cc1_7]}"),
+             Catch::Contains("nano.cc1_39 is part of the 14-bit CC cc1_7 (fourteen_bit:), so it is not an encoder"));
+  CHECK_THAT(errors("  - control: nano.cc1_16\n    set: context.scene.frame_current\n    encoding: twos\n"),
+             Catch::Contains("m.yaml:8:15: encoding goes only with add"));
 }

@@ -4,8 +4,9 @@
   osc_peer.py send PORT   sends /1/fader1 0.5, /1/push1 1.0, a packet that is not OSC
                           (twice), /1/fader9 0.3 (no control names it), a bundle with
                           /1/fader1 0.25 and /1/push1 0.0, then /1/fader1 1.0 last
-  osc_peer.py echo PORT   sends /1/fader1 0.75, then prints "recv ADDRESS VALUE" for every
-                          message it receives back, for up to 10 s
+  osc_peer.py echo PORT [VALUE [SECONDS]]
+                          sends /1/fader1 VALUE (default 0.75), then prints "recv ADDRESS
+                          VALUE" for every message it receives back, for SECONDS (default 10)
 """
 import socket
 import sys
@@ -42,10 +43,12 @@ def main():
         sock.sendto(message("/1/fader1", 1.0).dgram, to)
         print("sent", flush=True)
         return 0
-    sock.sendto(message("/1/fader1", 0.75).dgram, to)
+    value = float(sys.argv[3]) if len(sys.argv) > 3 else 0.75
+    seconds = float(sys.argv[4]) if len(sys.argv) > 4 else 10
+    sock.sendto(message("/1/fader1", value).dgram, to)
     print("sent", flush=True)
     sock.settimeout(0.2)
-    end = time.time() + 10
+    end = time.time() + seconds
     while time.time() < end:
         try:
             data, _ = sock.recvfrom(65536)

@@ -1,7 +1,10 @@
 // OSC: the pure session (messages, bundles, a packet that is not OSC told once per sender,
 // an unknown address told once with a line to paste, feedback bytes), then real parts: a
 // python-osc sender through the real `knoblink monitor`, and OscSource sending feedback
-// back to the sender's address, which python-osc receives.
+// back to the sender's address, which python-osc receives; a flood (10,000 messages a second
+// to one address for 3 s, with presses, packets that are not OSC and an unknown address)
+// into the real `knoblink run`, whose Blender (a socket with a small receive buffer) does
+// not read meanwhile.
 #include <catch2/catch.hpp>
 
 #include <netinet/in.h>
@@ -9,13 +12,16 @@
 #include <unistd.h>
 
 #include <asio/io_context.hpp>
+#include <chrono>
 #include <csignal>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "devices/osc/osc_codec.hpp"
 #include "devices/osc/osc_session.hpp"
 #include "devices/osc/osc_source.hpp"
+#include "fake_blender.hpp"
 #include "harness.hpp"
 
 using namespace knoblink;
@@ -212,4 +218,111 @@ TEST_CASE("OSC feedback goes back to the sender's address, and python-osc receiv
   REQUIRE(wait_until([&] { return peer.log().find("recv /1/pan -1") != std::string::npos; }, 10s));
   CHECK_THAT(peer.log(), Catch::Contains("recv /1/fader1 0.250015\nrecv /1/push1 1\nrecv /1/pan -1\n"));
   source.stop();
+}
+
+namespace {
+/// A UDP socket on loopback that sends to port.
+class UdpSender {
+ public:
+  explicit UdpSender(std::uint16_t port) : fd_(::socket(AF_INET, SOCK_DGRAM, 0)) {
+    to_.sin_family = AF_INET;
+    to_.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    to_.sin_port = htons(port);
+  }
+  ~UdpSender() { ::close(fd_); }
+  /// False when the datagram was not sent whole.
+  bool send(const std::vector<std::uint8_t>& bytes) {
+    return ::sendto(fd_, bytes.data(), bytes.size(), 0, reinterpret_cast<const sockaddr*>(&to_), sizeof to_) ==
+           static_cast<ssize_t>(bytes.size());
+  }
+
+ private:
+  int fd_;
+  sockaddr_in to_{};
+};
+}  // namespace
+
+TEST_CASE("OSC flood into the real bridge: the newest value wins, every press is kept, memory stays put") {
+  TempDir dir;
+  const auto port = free_udp_port();
+  Listener blender(0, 4096);  // a small window: the bridge's writes block as soon as Blender stops reading
+  const std::string x = R"(bpy.data.objects["Cube"].location[0])", key = "context.active_object.location";
+  const auto cfg = dir.write("flood.yaml", "blender: {host: 127.0.0.1, port: " + std::to_string(blender.port()) +
+                                               "}\ndevices:\n  touch:\n    osc:\n      port: " + std::to_string(port) +
+                                               "\n      controls:\n        fader1: \"/1/fader1\"\n"
+                                               "        push1: {address: \"/1/push1\", kind: btn}\n"
+                                               "mappings:\n  - control: touch.fader1\n    set: '" + x +
+                                               "'\n    to: [0, 16383]\n"
+                                               "  - control: touch.push1\n    press: {keyframe: " + key + "}\n");
+  Process bridge({kBin, "run", "--config", cfg}, dir.file("bridge.log"));
+  auto conn = accept_bridge(blender, 15s);
+  INFO(bridge.log());
+  REQUIRE(conn);
+  REQUIRE(wait_until([&] { return bridge.log().find("listening for OSC") != std::string::npos; }, 10s));
+  UdpSender app(port), junk1(port), junk2(port);
+  Received got;
+  app.send(msg("/1/fader1", 0.0f));
+  REQUIRE(read_until(*conn, got, [&](const Received& r) { return r.sets.count(x) && r.sets.at(x).back() == 0; }, 10s));
+  const auto before = memory_of(bridge.pid());
+
+  // 3 s at 10,000 a second to /1/fader1 (a ramp 0..1, paced every millisecond); a press
+  // (1.0, 0.0) after every 50th; after every 500th a packet that is not OSC from each of
+  // two other senders and a message to an address no control names. Blender reads nothing.
+  constexpr int kRate = 10000, kTotal = 3 * kRate;
+  const std::string not_osc = "hello, not OSC";
+  const std::vector<std::uint8_t> junk(not_osc.begin(), not_osc.end());
+  const auto press = msg("/1/push1", 1.0f), release = msg("/1/push1", 0.0f), unknown = msg("/1/fader9", 0.5f);
+  long presses = 0, junked = 0, unknowns = 0, unsent = 0;
+  std::vector<std::uint8_t> fader;
+  std::string error;
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 1; i <= kTotal; ++i) {
+    if (i % (kRate / 1000) == 0)
+      std::this_thread::sleep_until(start + std::chrono::microseconds(std::int64_t{i} * 1'000'000 / kRate));
+    osc::encode_float("/1/fader1", static_cast<float>(i) / kTotal, fader, error);
+    unsent += !app.send(fader);
+    if (i % 50 == 0) unsent += !app.send(press) + !app.send(release), ++presses;
+    if (i % 500 == 0) unsent += !junk1.send(junk) + !junk2.send(junk) + !app.send(unknown), junked += 2, ++unknowns;
+  }
+  REQUIRE(unsent == 0);
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const long messages = kTotal + 2 * presses + unknowns;
+  // Every packet read; the junk and the unknown address counted (SIGUSR1) and told once each.
+  const std::string counted = "messages=" + std::to_string(1 + kTotal + 2 * presses) +
+                              " not_osc=" + std::to_string(junked) + " unknown=" + std::to_string(unknowns);
+  const bool counters_told = signal_until(bridge, SIGUSR1, counted, 15s);
+  INFO(bridge.log());
+  REQUIRE(counters_told);
+  const auto after = memory_of(bridge.pid());
+  const auto log = bridge.log();
+  CHECK_THAT(log, Catch::Contains("device touch: osc udp 127.0.0.1:" + std::to_string(port) + ", connected, " + counted));
+  std::size_t told = 0;
+  for (auto at = log.find("that is not OSC"); at != std::string::npos; at = log.find("that is not OSC", at + 1)) ++told;
+  CHECK(told == 2);  // once per sender
+  const auto unknown_told = log.find("sent /1/fader9, which no control names");
+  CHECK(unknown_told != std::string::npos);
+  CHECK(unknown_told == log.rfind("sent /1/fader9, which no control names"));  // once
+
+  // Blender reads again: the newest value (1.0 of the ramp), never an older one after a newer, every press.
+  const bool all = read_until(
+      *conn, got,
+      [&](const Received& r) {
+        return r.sets.at(x).back() == 16383 && r.discrete.count("keyframe " + key) &&
+               r.discrete.at("keyframe " + key) == presses;
+      },
+      30s);
+  UNSCOPED_INFO("lines " << got.lines << ", sets " << got.sets[x].size() << ", presses " << got.discrete["keyframe " + key]);
+  REQUIRE(all);
+  read_until(*conn, got, [](const Received&) { return false; }, 500ms);  // nothing more comes: no press twice
+  CHECK(got.discrete.at("keyframe " + key) == presses);
+  const auto& sets = got.sets.at(x);
+  for (std::size_t i = 1; i < sets.size(); ++i) REQUIRE(sets[i] >= sets[i - 1]);
+  std::printf("osc flood: %ld messages in %.2f s -> %zu lines to Blender (%zu sets of the fader); bridge VmRSS %ld -> "
+              "%ld KiB, VmHWM %ld -> %ld KiB\n",
+              messages, took, got.lines, sets.size(), before.rss, after.rss, before.hwm, after.hwm);
+  CHECK(got.lines < static_cast<std::size_t>(messages) / 10);  // coalesced, not a backlog
+  CHECK(after.rss - before.rss < 8 * 1024);  // generous
+  CHECK(after.hwm - before.hwm < 8 * 1024);
+  bridge.signal(SIGTERM);
+  CHECK(bridge.wait(10s) == std::optional<int>(0));
 }

@@ -130,11 +130,13 @@ void Conn::close() {
   fd_ = -1;
 }
 
-Listener::Listener(std::uint16_t port) {
+Listener::Listener(std::uint16_t port, int rcvbuf) {
   fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd_ < 0) fail("socket");
   int one = 1;
   ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  // Set before listen(): accepted sockets inherit it, and the window is sized from it.
+  if (rcvbuf > 0) ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(port);
@@ -243,6 +245,25 @@ bool wait_until(const std::function<bool()>& pred, Ms timeout) {
     std::this_thread::sleep_for(10ms);
   }
   return true;
+}
+
+Memory memory_of(pid_t pid) {
+  Memory m;
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(f, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) m.rss = std::stol(line.substr(6));
+    if (line.rfind("VmHWM:", 0) == 0) m.hwm = std::stol(line.substr(6));
+  }
+  return m;
+}
+
+bool signal_until(Process& p, int sig, const std::string& text, Ms timeout) {
+  return wait_until(
+      [&] {
+        p.signal(sig);
+        return wait_until([&] { return p.log().find(text) != std::string::npos; }, 500ms);
+      },
+      timeout);
 }
 
 }  // namespace kltest

@@ -63,10 +63,11 @@ class Conn {
   std::string buf_;
 };
 
-/// A listening socket on 127.0.0.1 (port 0 = any free port).
+/// A listening socket on 127.0.0.1 (port 0 = any free port). rcvbuf > 0 sets the receive
+/// buffer of the connections it accepts (a small one fills at once when nobody reads).
 class Listener {
  public:
-  explicit Listener(std::uint16_t port = 0);
+  explicit Listener(std::uint16_t port = 0, int rcvbuf = 0);
   ~Listener();
   std::uint16_t port() const { return port_; }
   std::unique_ptr<Conn> accept(Ms timeout);
@@ -91,12 +92,23 @@ class Process {
   /// Waits for exit; returns the exit status, or nullopt on timeout.
   std::optional<int> wait(Ms timeout);
   std::string log() const;
+  pid_t pid() const { return pid_; }
 
  private:
   pid_t pid_ = -1;
   std::optional<int> status_;
   std::string log_path_;
 };
+
+/// A process's memory from /proc/PID/status, in KiB (-1: not there).
+struct Memory {
+  long rss = -1;  ///< VmRSS: resident now
+  long hwm = -1;  ///< VmHWM: the most it was resident
+};
+Memory memory_of(pid_t pid);
+
+/// Sends p the signal sig every 500 ms until its log contains text; false after timeout.
+bool signal_until(Process& p, int sig, const std::string& text, Ms timeout);
 
 /// Polls pred every 10 ms until it is true or timeout passes.
 bool wait_until(const std::function<bool()>& pred, Ms timeout);
