@@ -1,5 +1,5 @@
-// decode (SerialSession, fed as SerialSource feeds it) -> map -> coalesce -> serialize (and time
-// each command read -> sent, as the link does),
+// decode (SerialSession, fed as SerialSource feeds it) -> remember (DeviceMemory) -> map -> coalesce -> serialize
+// (and time each command read -> sent, as the link does),
 // per event, on one core; heap allocations per event counted by replacing the global operator new.
 //   build/bench/pipeline_bench [events]
 #include <chrono>
@@ -10,6 +10,7 @@
 
 #include "bench/alloc_count.hpp"
 #include "bridge/config.hpp"
+#include "bridge/device_memory.hpp"
 #include "bridge/latency.hpp"
 #include "bridge/mapper.hpp"
 #include "bridge/link_codec.hpp"
@@ -107,8 +108,9 @@ mappings:
   LatencyStage read_to_sent;  // what the link times for every command made by a read
   // What SerialSource does: the session decodes each read and hands the events to the
   // bridge, which maps them; the link writes whenever the socket is free (every 16 events here).
+  DeviceMemory memory;  // as Bridge::on_event: each value remembered (the replug snapshot)
   const auto on_event = [&](const ControlEvent& ev) {
-    mapper.on_event(ev, outbox);
+    if (memory.on_input(ev) == DeviceMemory::Input::map) mapper.on_event(ev, outbox);
     ++decoded;
     if ((decoded & 15) == 0) {
       wire.clear();

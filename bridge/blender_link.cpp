@@ -182,6 +182,8 @@ bool BlenderLink::on_line(std::string_view line, std::uint64_t gen) {
       break;
     }
     case Kind::latency: listener_.on_latency(a.stage, a.figures); break;
+    case Kind::learn: listener_.on_learn(a.learn, a.message); break;
+    case Kind::forget: listener_.on_forget(a.path, a.message); break;
     case Kind::hello:
     case Kind::other:
     case Kind::malformed: break;
@@ -206,6 +208,15 @@ bool BlenderLink::send_status(std::string_view line) {
   watch_lines_.append(line);
   do_write();
   return true;
+}
+
+void BlenderLink::send_line(std::string line) {
+  if (state_ != State::up) {
+    spdlog::warn("blender: not connected; dropped the answer {}", line.substr(0, line.find('\n')));
+    return;
+  }
+  watch_lines_ += line;
+  do_write();
 }
 
 void BlenderLink::kick() {

@@ -57,6 +57,10 @@ class LinkListener {
     (void)stage;
     (void)figures;
   }
+  /// Blender asks to learn a property (error: why the event is unusable, else empty).
+  virtual void on_learn(const LearnRequest& /*request*/, const std::string& /*error*/) {}
+  /// Blender asks to forget the mappings of path (error: why the event is unusable, else empty).
+  virtual void on_forget(const std::string& /*path*/, const std::string& /*error*/) {}
   /// Recording was turned on or off in Blender (by anyone), or is on when the link comes up.
   virtual void on_record(bool /*on*/) {}
 };
@@ -72,6 +76,9 @@ class BlenderLink {
   void reconnect(LinkOptions options);
   /// The outbox has new commands: write them when the connection is up and idle.
   void kick();
+  /// Sends one line (an answer to learn or forget) ahead of queued commands; dropped
+  /// with a log line when the link is not up (the Blender that asked is gone).
+  void send_line(std::string line);
   /// Targets to watch for feedback on each (re)connection (and now, when connected).
   void set_watched(std::vector<std::uint32_t> watched);
   bool up() const { return state_ == State::up; }
@@ -109,7 +116,7 @@ class BlenderLink {
   bool writing_ = false;
   codec::LineReader reader_;
   std::string wbuf_;
-  std::string watch_lines_;  ///< watch commands (and status lines) to write before commands
+  std::string watch_lines_;  ///< watch commands, status lines and answers to write before commands
   std::vector<std::int64_t> batch_reads_;  ///< read times of the commands in the write in flight
   LatencyStage read_to_sent_;
   bool takes_status_ = false;

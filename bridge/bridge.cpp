@@ -61,7 +61,8 @@ const char* kind_name(const DeviceKindConfig& k) {
 }
 }  // namespace
 
-Bridge::Bridge(asio::io_context& io, Config config) : io_(io), config_(std::move(config)), session_(new_session()) {
+Bridge::Bridge(asio::io_context& io, Config config)
+    : io_(io), config_(std::move(config)), session_(new_session()), file_text_(config_.text) {
   build_pipeline();
 }
 
@@ -105,7 +106,6 @@ void Bridge::start() {
   link_ = std::make_unique<BlenderLink>(io_, link_options(), *outbox_, targets_, *this);
   link_->set_watched(mapper_->watched());
   link_->start();
-  if (!config_.file.empty()) file_text_ = read_file(config_.file).value_or("");
   open_devices();
   arm_housekeeping();
 }
@@ -121,12 +121,20 @@ void Bridge::stop() {
   status_timer_.cancel();
   housekeeping_.cancel();
   status_armed_ = false;
+  learn_timer_.cancel();
   armed_.reset();
   stop_devices();
   if (link_) link_->stop();
 }
 
 void Bridge::reload(Config config) {
+  ++reloads_;  // before apply(), which sends the status
+  config_errors_.clear();
+  apply(std::move(config), "reloaded");
+  file_text_ = config_.text;
+}
+
+void Bridge::apply(Config config, const char* why) {
   const bool same_blender = config.blender == config_.blender;
   const bool same_devices = std::equal(config.devices.begin(), config.devices.end(), config_.devices.begin(),
                                        config_.devices.end(),
@@ -139,6 +147,7 @@ void Bridge::reload(Config config) {
     asio::post(io_, [old = std::make_shared<decltype(devices_)>(std::move(devices_))] {});
     devices_.clear();
     described_.clear();
+    memory_.clear();
   }
   config_ = std::move(config);
   const bool recording = mapper_->recording();
@@ -152,10 +161,8 @@ void Bridge::reload(Config config) {
   link_->set_watched(mapper_->watched());
   if (!same_blender) link_->reconnect(link_options());
   if (!same_devices) open_devices();
-  spdlog::info("reloaded {}: {} devices ({}), {} mappings", config_.file, config_.devices.size(),
+  spdlog::info("{} {}: {} devices ({}), {} mappings", why, config_.file, config_.devices.size(),
                same_devices ? "kept open" : "reopened", config_.mappings.size());
-  ++reloads_;
-  config_errors_.clear();
   layer_changes_seen_ = mapper_->layer_changes();
   send_status(true);  // the panel shows the new mappings at once
 }
@@ -284,24 +291,218 @@ std::string Bridge::counters_line() const {
     << " commands=" << o.pushed << " sent=" << o.sent << " merged=" << o.merged
     << " resent=" << o.resent << " resynced=" << o.resynced
     << " reconnects=" << (link_ ? link_->reconnects() : 0) << " device_reconnects=" << counters_.device_reconnects
+    << " learned=" << counters_.learned << " forgotten=" << counters_.forgotten
+    << " positions=" << counters_.positions
     << " pending=" << outbox_->pending() << " unacked=" << outbox_->unacked();
   return s.str();
 }
 
 void Bridge::on_event(const ControlEvent& e) {
   ++counters_.events;
+  // A snapshot value is a position: the first one only informs, an unchanged one is
+  // nothing, a changed one was a movement while the device was away (docs/devices.md).
+  switch (memory_.on_input(e)) {
+    case DeviceMemory::Input::map: break;
+    case DeviceMemory::Input::inform:
+      ++counters_.positions;
+      mapper_->on_position(e);
+      return;
+    case DeviceMemory::Input::skip: ++counters_.positions; return;
+  }
   if (!mapper_->on_event(e, *outbox_)) {
     ++counters_.unmapped;
     spdlog::debug("{}.{} = {} (no mapping uses it)", config_.devices[e.device].name, e.control.view(), e.value);
-    return;
+  } else {
+    link_->kick();
+    arm_tick();  // a long press or a deflected stick: due later
   }
-  link_->kick();
-  arm_tick();  // a long press or a deflected stick: due later
   if (mapper_->layer_changes() != layer_changes_seen_ || mapper_->recording() != recording_seen_) {
     layer_changes_seen_ = mapper_->layer_changes();
     recording_seen_ = mapper_->recording();
     status_changed();
   }
+  if (learner_.waiting()) {  // after the mapping: the touch itself is not sent through the new one
+    ControlKind kind = e.kind;
+    std::optional<std::pair<std::int32_t, std::int32_t>> range;
+    if (e.device < described_.size())
+      for (const auto& c : described_[e.device])
+        if (c.name == e.control) {
+          if (kind == ControlKind::unknown) kind = c.kind;
+          if (c.has_range) range.emplace(c.min, c.max);
+        }
+    if (auto touched = learner_.on_event(e, kind, range)) {
+      learn_timer_.cancel();
+      learn(touched->first, touched->second);
+    }
+  }
+}
+
+// ------------------------------------------------------------------ learn and forget
+
+namespace {
+/// An answer with its op, path and reason (learn_failed, forget_failed); the rest is added.
+codec::LearnAnswer answer_of(const char* op, const std::string& path, std::string reason = {}) {
+  codec::LearnAnswer a;
+  a.op = op;
+  a.path = path;
+  a.reason = std::move(reason);
+  return a;
+}
+}  // namespace
+
+void Bridge::answer(const codec::LearnAnswer& a) {
+  std::string line;
+  codec::append_learn_answer(line, a);
+  if (link_) link_->send_line(std::move(line));
+}
+
+void Bridge::on_learn(const LearnRequest& request, const std::string& error) {
+  if (!error.empty()) {
+    spdlog::warn("learn: {}", error);
+    return answer(answer_of("learn_failed", request.path, error));
+  }
+  if (auto replaced = learner_.start(request, monotonic_us()))
+    answer(answer_of("learn_failed", replaced->path, "replaced by a learn of " + request.path));
+  spdlog::info("learn: touch a control within {} s to map it to {}", Learner::kTimeoutUs / 1'000'000, request.path);
+  arm_learn();
+}
+
+void Bridge::arm_learn() {
+  const auto deadline = learner_.deadline();
+  if (!deadline) return;
+  learn_timer_.expires_at(std::chrono::steady_clock::time_point(std::chrono::microseconds(*deadline)));
+  learn_timer_.async_wait([this](const asio::error_code& ec) {
+    if (ec) return;
+    if (auto expired = learner_.expire(monotonic_us())) {
+      const auto reason = "no control touched within " + std::to_string(Learner::kTimeoutUs / 1'000'000) + " s";
+      spdlog::info("learn: {}: {}", expired->path, reason);
+      answer(answer_of("learn_failed", expired->path, reason));
+    } else {
+      arm_learn();  // a newer learn started meanwhile
+    }
+  });
+}
+
+void Bridge::learn(const LearnRequest& request, const Touched& touched) {
+  const std::string control = config_.devices[touched.device].name + "." + touched.control.str();
+  auto a = answer_of("learn_failed", request.path);
+  a.control = control;
+  const auto made = learned_mapping(request, control, touched.kind);
+  if (!made.error.empty()) {
+    spdlog::warn("learn: {}", made.error);
+    a.reason = made.error;
+    return answer(a);
+  }
+  // Live first (the running text plus the entry), then the file (its text plus the entry).
+  std::string error;
+  std::optional<Config> live;
+  if (const auto text = mapping_edit::append_entry(config_.text, made.entry, error)) {
+    auto loaded = load_config_text(text->text, config_.file);
+    if (loaded.config) live = std::move(loaded.config);
+    else error = loaded.errors.front();
+  }
+  if (!live) {
+    a.reason = "cannot add the mapping to " + config_.file + ": " + error;
+    spdlog::warn("learn: {}", a.reason);
+    return answer(a);
+  }
+  int line = 0;
+  std::string written;
+  const auto not_saved = save_edit(
+      config_.file, file_text_,
+      [&](const std::string& text, std::string& err) -> std::optional<std::string> {
+        auto r = mapping_edit::append_entry(text, made.entry, err);
+        if (!r) return std::nullopt;
+        line = r->line;
+        return std::move(r->text);
+      },
+      &written);
+  const std::string file_text = not_saved.empty() ? written : file_text_;
+  apply(std::move(*live), "learned into");
+  file_text_ = file_text;
+  ++counters_.learned;
+  a.op = "learned";
+  a.mapping = made.what;
+  a.file = config_.file;
+  if (not_saved.empty()) {
+    a.line = line;
+    spdlog::info("learn: {} -> {} ({}), {} line {}", control, request.path, made.what, config_.file, line);
+  } else {
+    a.reason = not_saved + "; the mapping is live until knoblink stops or reloads";
+    spdlog::warn("learn: {} -> {} ({}) is live but not saved: {}", control, request.path, made.what, a.reason);
+  }
+  answer(a);
+}
+
+namespace {
+/// Lines (Mapping::line) of the mappings in c whose action targets path.
+std::vector<int> lines_targeting(const Config& c, const std::string& path) {
+  std::vector<int> out;
+  for (const auto& m : c.mappings) {
+    bool hit = m.path() == path;
+    if (const auto* b = m.as<ButtonMapping>())
+      for (const Action* act : {&b->press, &b->release, &b->long_press})
+        hit = hit || (act->kind != Action::Kind::call && act->kind != Action::Kind::none && act->target == path);
+    if (hit) out.push_back(m.line);
+  }
+  return out;
+}
+}  // namespace
+
+void Bridge::on_forget(const std::string& path, const std::string& error) {
+  auto a = answer_of("forget_failed", path);
+  a.file = config_.file;
+  if (!error.empty()) {
+    a.reason = error;
+    spdlog::warn("forget: {}", error);
+    return answer(a);
+  }
+  const auto lines = lines_targeting(config_, path);
+  if (lines.empty()) {
+    a.reason = "no mapping of " + config_.file + " targets " + path;
+    spdlog::info("forget: {}", a.reason);
+    return answer(a);
+  }
+  std::string why;
+  std::optional<Config> live;
+  if (const auto text = mapping_edit::remove_entries(config_.text, lines, why)) {
+    auto loaded = load_config_text(text->text, config_.file);
+    if (loaded.config) live = std::move(loaded.config);
+    else why = loaded.errors.front();
+  }
+  if (!live) {
+    a.reason = "cannot remove the mappings of " + path + ": " + why;
+    spdlog::warn("forget: {}", a.reason);
+    return answer(a);
+  }
+  // The file's own lines: a mapping learned but not saved is live only.
+  std::vector<int> file_lines;
+  if (auto saved = load_config_text(file_text_, config_.file); saved.config)
+    file_lines = lines_targeting(*saved.config, path);
+  std::string not_saved, written = file_text_;
+  if (!file_lines.empty())
+    not_saved = save_edit(
+        config_.file, file_text_,
+        [&](const std::string& text, std::string& err) -> std::optional<std::string> {
+          auto r = mapping_edit::remove_entries(text, file_lines, err);
+          if (!r) return std::nullopt;
+          return std::move(r->text);
+        },
+        &written);
+  const std::string file_text = not_saved.empty() ? written : file_text_;
+  apply(std::move(*live), "forgot in");
+  file_text_ = file_text;
+  counters_.forgotten += lines.size();
+  a.op = "forgot";
+  a.count = static_cast<int>(lines.size());
+  if (not_saved.empty()) {
+    a.lines = file_lines;
+    spdlog::info("forget: {} mappings of {} removed from {}", lines.size(), path, config_.file);
+  } else {
+    a.reason = not_saved + "; the mappings are gone until knoblink stops or reloads";
+    spdlog::warn("forget: {} mappings of {} removed, but not from the file: {}", lines.size(), path, a.reason);
+  }
+  answer(a);
 }
 
 void log_notice(Severity severity, std::string_view text) {
@@ -319,13 +520,17 @@ void Bridge::on_notice(std::uint16_t, Severity severity, std::string_view text) 
 }
 
 void Bridge::on_connection(std::uint16_t device, bool connected) {
-  if (connected) {
-    mapper_->on_reconnect(device);
-  } else {
-    ++counters_.device_reconnects;
-  }
+  memory_.forget_written(device);  // (re)opened or gone: it has none of its outputs now
   if (device < device_state_.size()) device_state_[device] = connected ? "open" : "lost";
   status_changed();
+  if (!connected) {
+    ++counters_.device_reconnects;
+    return;
+  }
+  // Its outputs are set from the latest values (watched, written while it was away).
+  const auto& outputs = memory_.outputs(device);
+  for (std::size_t i = 0; i < outputs.size(); ++i) send_output(device, outputs[i].control, outputs[i].value);
+  mapper_->on_reconnect(device);
 }
 
 void Bridge::on_control(std::uint16_t device, const ControlInfo& info) {
@@ -335,6 +540,11 @@ void Bridge::on_control(std::uint16_t device, const ControlInfo& info) {
   if (it == known.end()) known.push_back(info);
   else *it = info;
   if (const auto warning = mapper_->on_control(device, info); !warning.empty()) spdlog::warn("{}", warning);
+  if (info.kind == ControlKind::out) {  // described after a reboot or a '?': set it again
+    memory_.forget_written(device, info.name);
+    for (const auto& o : memory_.outputs(device))
+      if (o.control == info.name) return send_output(device, o.control, o.value);
+  }
 }
 
 void Bridge::on_malformed(std::uint16_t, std::string_view what) {
@@ -371,13 +581,22 @@ void Bridge::on_watched(std::uint32_t target, std::optional<double> value) {
 }
 
 void Bridge::write_output(const OutputWrite& w) {
-  if (w.device >= devices_.size() || !devices_[w.device]) return;  // its error was logged when opening
-  auto result = devices_[w.device]->write_output(w.control, w.value);
-  std::string& last = output_errors_[w.device];
+  if (memory_.set_output(w.device, w.control, w.value)) send_output(w.device, w.control, w.value);
+}
+
+void Bridge::send_output(std::uint16_t device, const Name& control, std::int32_t value) {
+  if (device >= devices_.size() || !devices_[device]) return;  // its error was logged when opening
+  auto result = devices_[device]->write_output(control, value);
+  memory_.output_written(device, control, result.ok());
+  std::string& last = output_errors_[device];
   if (!result.ok() && result.error != last) {
-    const auto text = config_.devices[w.device].name + "." + w.control.str() + ": " + result.error;
-    spdlog::warn("{}", text);
-    note_error(text);
+    const auto text = config_.devices[device].name + "." + control.str() + ": " + result.error;
+    if (result.away) {
+      spdlog::info("{}", text);  // written again when the device is back: not a problem to show
+    } else {
+      spdlog::warn("{}", text);
+      note_error(text);
+    }
   }
   last = std::move(result.error);  // a repeated error is told once
 }

@@ -11,7 +11,9 @@
 
 #include "bridge/blender_link.hpp"
 #include "bridge/config.hpp"
+#include "bridge/device_memory.hpp"
 #include "bridge/devices.hpp"
+#include "bridge/learn.hpp"
 #include "bridge/mapper.hpp"
 #include "bridge/outbox.hpp"
 #include "bridge/status.hpp"
@@ -29,6 +31,9 @@ struct Counters {
   std::uint64_t unmapped = 0;   ///< events no mapping uses
   std::uint64_t malformed = 0;  ///< lines/reports skipped
   std::uint64_t device_reconnects = 0;
+  std::uint64_t learned = 0;    ///< mappings learned (docs/protocol.md, "Learn and forget")
+  std::uint64_t forgotten = 0;  ///< mappings forgotten
+  std::uint64_t positions = 0;  ///< snapshot values taken as positions (the first known, or unmoved while away)
 };
 
 class Bridge final : public EventSink, public LinkListener {
@@ -67,14 +72,19 @@ class Bridge final : public EventSink, public LinkListener {
   void on_watched(std::uint32_t target, std::optional<double> value) override;
   void on_remote_error(const std::string& text) override;
   void on_latency(const std::string& stage, const StageStatus& figures) override;
+  void on_learn(const LearnRequest& request, const std::string& error) override;
+  void on_forget(const std::string& path, const std::string& error) override;
   void on_record(bool on) override;
 
  private:
   void build_pipeline();
   LinkOptions link_options() const;
   void open_devices();
-  /// Sets an output on its device; a failed write is logged once per new reason.
+  /// Sets an output on its device, unless it has that value already; the value is kept
+  /// (docs/devices.md, "Replug") and written again when the device comes back.
   void write_output(const OutputWrite& w);
+  /// Writes an output's value to its device; a failed write is logged once per new reason.
+  void send_output(std::uint16_t device, const Name& control, std::int32_t value);
   /// Arms the timer for the mapper's next tick (none when nothing is due).
   void arm_tick();
   void stop_devices();
@@ -87,6 +97,13 @@ class Bridge final : public EventSink, public LinkListener {
   void send_status(bool with_mappings);
   /// Every second: device details, and every 5 s the latency window.
   void arm_housekeeping();
+  /// Makes config the running one (devices kept open when they are the same); why: for the log.
+  void apply(Config config, const char* why);
+  /// A learn's control was touched: the mapping made live, appended to the file, answered.
+  void learn(const LearnRequest& request, const Touched& touched);
+  void answer(const codec::LearnAnswer& a);
+  /// Arms learn_timer_ for the learner's deadline.
+  void arm_learn();
 
   asio::io_context& io_;
   Config config_;
@@ -98,9 +115,16 @@ class Bridge final : public EventSink, public LinkListener {
   std::vector<std::unique_ptr<DeviceSource>> devices_;  ///< by device index; null for a device that cannot be opened
   std::vector<std::vector<ControlInfo>> described_;     ///< by device index: what it described, for a reloaded mapping
   std::vector<std::string> output_errors_;  ///< by device index: the last failed output write, told once
+  DeviceMemory memory_;  ///< each device's last input values and latest output values, across replugs
   asio::steady_timer tick_timer_{io_};
   std::optional<std::int64_t> armed_;  ///< when tick_timer_ fires, if armed
   const std::string session_;  ///< this run's hello session: ids are applied once across reconnects
+  Learner learner_;
+  asio::steady_timer learn_timer_{io_};
+  /// The mapping file's bytes as the bridge last read (reload_file: broken ones too) or wrote
+  /// them; a learned mapping that could not be written is live (config_.text) but not here.
+  /// A save (or learn's own write) that leaves them as they are is no reload.
+  std::string file_text_;
   Counters counters_;
   std::string last_remote_error_;
   std::uint64_t repeated_remote_errors_ = 0;
@@ -109,7 +133,6 @@ class Bridge final : public EventSink, public LinkListener {
   ErrorLog errors_;
   std::vector<std::string> config_errors_;  ///< the last failed reload's problems
   std::uint64_t reloads_ = 0;
-  std::string file_text_;                   ///< the mapping file's bytes last read (reload_file)
   std::uint64_t layer_changes_seen_ = 0;
   bool recording_seen_ = false;             ///< the record switch as the status last showed it
   std::string last_status_;                 ///< the status line last sent

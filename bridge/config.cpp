@@ -954,6 +954,7 @@ LoadResult load_config_text(const std::string& text, const std::string& file) {
   }
   Config cfg;
   cfg.file = file;
+  cfg.text = text;
   if (!root.IsMap()) {
     c.error_at(root.IsDefined() ? root.Mark().line : 0, root.IsDefined() ? root.Mark().column : 0,
                "the file must be a mapping", "top-level keys: blender, devices, layers, record, mappings");
@@ -965,7 +966,7 @@ LoadResult load_config_text(const std::string& text, const std::string& file) {
   else c.error_at(0, 0, "no devices", "declare at least one under devices:");
   if (root["layers"]) parse_layers(c, root["layers"], cfg);
   if (root["record"]) parse_record(c, root["record"], cfg);
-  if (root["mappings"]) {
+  if (root["mappings"] && !root["mappings"].IsNull()) {  // mappings: with nothing: none (yet)
     if (!root["mappings"].IsSequence()) {
       c.error(root["mappings"], "mappings must be a list", "each entry starts with '- control: <device>.<control>'");
     } else {

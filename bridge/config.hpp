@@ -143,6 +143,7 @@ struct RecordConfig {
 
 struct Config {
   std::string file;
+  std::string text;  ///< what file held when it was loaded (learn edits it: bridge/mapping_edit.hpp)
   BlenderConfig blender;
   std::vector<DeviceConfig> devices;
   std::vector<LayerConfig> layers;

@@ -5,6 +5,7 @@
 #include <variant>
 
 #include "bridge/posting_sink.hpp"
+#include "devices/hotplug.hpp"
 #include "devices/serial_describe.hpp"
 #include "devices/serial_source.hpp"
 #ifdef KNOBLINK_WITH_HID
@@ -31,6 +32,7 @@ class PostedDevice final : public DeviceSource {
   ~PostedDevice() override { stop(); }
   void start() override { inner_->start(); }
   void stop() override {
+    watching_.reset();
     inner_->stop();  // joins the reader thread: nothing is queued after this
     posting_.stop();
   }
@@ -38,15 +40,18 @@ class PostedDevice final : public DeviceSource {
     return inner_->write_output(control, value);
   }
   DeviceDescription describe() const override { return inner_->describe(); }
+  /// Keeps a hot-plug watch for as long as the device (it calls into inner_).
+  void keep(Hotplug::Subscription watching) { watching_ = std::move(watching); }
 
  private:
   PostingSink posting_;  // declared first: outlives inner_
   std::unique_ptr<DeviceSource> inner_;
+  Hotplug::Subscription watching_;  // declared last: unwatched before inner_ goes
 };
 
 std::unique_ptr<DeviceSource> make_serial(DeviceContext& context, std::uint16_t index, const std::string& name,
                                           const SerialConfig& config, EventSink& sink, std::string&) {
-  return std::make_unique<SerialSource>(context.io, index, name, config, sink, context.serial_ports);
+  return std::make_unique<SerialSource>(context.io, index, name, config, sink, context.serial_ports, context.hotplug);
 }
 
 /// A kind this build leaves out: null, and an error naming the device and the option.
@@ -57,15 +62,20 @@ std::unique_ptr<DeviceSource> make_serial(DeviceContext& context, std::uint16_t 
 }
 
 /// A Source that reads on a thread of its own, made as Source(index, what, sink, nullptr,
-/// options) with options.label = name, behind a PostedDevice.
-template <class Source, class Options, class What>
+/// options) with options.label = name, behind a PostedDevice; made is given the source.
+template <class Source, class Options, class What, class Made = void (*)(PostedDevice&, Source&)>
 std::unique_ptr<DeviceSource> posted(DeviceContext& context, std::uint16_t index, const std::string& name,
-                                     const What& what, EventSink& sink) {
+                                     const What& what, EventSink& sink, Made made = [](PostedDevice&, Source&) {}) {
   Options options;
   options.label = name;
-  return std::make_unique<PostedDevice>(context.io, sink, [&](EventSink& to) {
-    return std::make_unique<Source>(index, what, to, nullptr, options);
+  Source* source = nullptr;
+  auto device = std::make_unique<PostedDevice>(context.io, sink, [&](EventSink& to) {
+    auto s = std::make_unique<Source>(index, what, to, nullptr, options);
+    source = s.get();
+    return s;
   });
+  made(*device, *source);
+  return device;
 }
 
 std::unique_ptr<DeviceSource> make_hid([[maybe_unused]] DeviceContext& context, [[maybe_unused]] std::uint16_t index,
@@ -77,7 +87,14 @@ std::unique_ptr<DeviceSource> make_hid([[maybe_unused]] DeviceContext& context, 
     error = name + ": " + error;
     return nullptr;
   }
-  return posted<hid::HidSource, hid::HidSourceOptions>(context, index, name, *match, sink);
+  // A hidraw node appearing wakes the reader thread at once (docs/devices.md, "Hot-plug").
+  return posted<hid::HidSource, hid::HidSourceOptions>(
+      context, index, name, *match, sink, [&](PostedDevice& device, hid::HidSource& source) {
+        HotplugInterest interest;
+        interest.subsystems = {"hidraw"};
+        interest.dev_prefixes = {"hidraw"};
+        device.keep(context.hotplug->watch(std::move(interest), [&source](const std::string&) { source.rescan(); }));
+      });
 #else
   return not_built(name, "HID", "KNOBLINK_WITH_HID", error);
 #endif
@@ -162,7 +179,7 @@ constexpr bool (*kListers[])(std::ostream&, std::ostream&) = {
 }  // namespace
 
 DeviceContext::DeviceContext(asio::io_context& io_context)
-    : io(io_context), serial_ports(std::make_shared<SerialPorts>()) {}
+    : io(io_context), serial_ports(std::make_shared<SerialPorts>()), hotplug(std::make_shared<Hotplug>(io_context)) {}
 
 std::unique_ptr<DeviceSource> make_device(DeviceContext& context, std::uint16_t index, const DeviceConfig& config,
                                           EventSink& sink, std::string& error) {

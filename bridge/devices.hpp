@@ -15,6 +15,7 @@
 namespace knoblink {
 
 class SerialPorts;
+class Hotplug;
 
 /// What the devices of one run share: one per Bridge (or `knoblink monitor`), given to
 /// every make_device. A kind that needs shared state keeps it here.
@@ -22,6 +23,7 @@ struct DeviceContext {
   explicit DeviceContext(asio::io_context& io_context);
   asio::io_context& io;  ///< every source runs on it, and every sink call is made on its thread
   std::shared_ptr<SerialPorts> serial_ports;  ///< listed, and held: port: auto passes held ones over
+  std::shared_ptr<Hotplug> hotplug;  ///< tells waiting sources that a port appeared (docs/devices.md, "Hot-plug")
 };
 
 /// Makes the source for one device of the mapping file (not started yet). index is the

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "bridge/data_path.hpp"
+
 namespace knoblink::codec {
 
 namespace {
@@ -70,6 +72,38 @@ const char* action_name(Action::Kind k) {
   return "none";
 }
 
+/// ev learn / forget: the path checked against the grammar, the kind and range against the contract.
+void decode_learn(const nlohmann::json& j, Answer& a) {
+  const bool learn = j["ev"] == "learn";
+  a.kind = learn ? Answer::Kind::learn : Answer::Kind::forget;
+  const auto path = j.find("path");
+  if (path == j.end() || !path->is_string()) {
+    a.message = "the " + std::string(learn ? "learn" : "forget") + " event has no \"path\" string";
+    return;
+  }
+  a.path = a.learn.path = path->get<std::string>();
+  if (const auto r = parse_data_path(a.path); !r.path) {
+    a.message = "'" + a.path + "' is not a data path: " + r.error;
+    return;
+  }
+  if (!learn) return;
+  const auto kind = j.find("kind");
+  const auto k = kind != j.end() && kind->is_string() ? parse_learn_kind(kind->get<std::string>()) : std::nullopt;
+  if (!k) {
+    a.message = "learn \"kind\" must be FLOAT, INT, BOOLEAN or ENUM";
+    return;
+  }
+  a.learn.kind = *k;
+  const auto lo = j.find("min"), hi = j.find("max");
+  if (lo == j.end() || hi == j.end() || !lo->is_number() || !hi->is_number() ||
+      !std::isfinite(lo->get<double>()) || !std::isfinite(hi->get<double>())) {
+    a.message = "learn needs \"min\" and \"max\" numbers (the property's soft range)";
+    return;
+  }
+  a.learn.lo = lo->get<double>();
+  a.learn.hi = hi->get<double>();
+}
+
 }  // namespace
 
 void append_status(std::string& out, const Status& s) {
@@ -124,6 +158,20 @@ void append_mappings(std::string& out, const Config& config) {
   }
   nlohmann::json j = {{"op", "mappings"}, {"file", config.file}, {"mappings", list}};
   out += j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  out += '\n';
+}
+
+void append_learn_answer(std::string& out, const LearnAnswer& a) {
+  nlohmann::json j = {{"op", a.op}, {"path", a.path}};
+  const bool done = a.op == "learned" || a.op == "forgot";
+  if (!a.control.empty()) j["control"] = a.control;
+  if (!a.mapping.empty()) j["mapping"] = a.mapping;
+  if (a.op == "forgot") j["count"] = a.count;
+  if (!a.file.empty()) j["file"] = a.file;
+  if (a.line > 0) j["line"] = a.line;
+  if (a.op == "forgot" && a.reason.empty()) j["lines"] = a.lines;
+  if (!a.reason.empty()) j[done ? "error" : "reason"] = a.reason;
+  out += j.dump();
   out += '\n';
 }
 
@@ -190,6 +238,8 @@ Answer decode_answer(std::string_view line) {
       a.figures.window = summary_of(j);
       a.figures.total = summary_of(j.value("total", nlohmann::json()));
       if (const auto w = j.find("window_s"); w != j.end() && w->is_number()) a.figures.window_s = w->get<double>();
+    } else if (*ev == "learn" || *ev == "forget") {
+      decode_learn(j, a);
     } else if (*ev == "record") {
       const auto on = j.find("on");
       if (on == j.end() || !on->is_boolean()) {

@@ -14,6 +14,7 @@
 #include "bridge/command.hpp"
 #include "bridge/config.hpp"
 #include "bridge/status.hpp"
+#include "bridge/learn.hpp"
 
 namespace knoblink::codec {
 
@@ -43,6 +44,8 @@ struct Answer {
     error,      ///< {"id":N,"error":code,"message":...} (has_id false: about a line, not a command)
     value,      ///< {"ev":"value","path":P,"value":V}: number (vectors: 1 if any element is non-zero) or nullopt
     latency,    ///< {"ev":"latency","stage":S,...}: the add-on's own stage (received -> applied)
+    learn,      ///< {"ev":"learn","path":P,"kind":K,"min":lo,"max":hi}: learn (message: why it is unusable)
+    forget,     ///< {"ev":"forget","path":P}: forget P's mappings (message: why it is unusable)
     record,     ///< {"ev":"record","on":B}: recording on (value 1) or off (0) in Blender
     other,      ///< valid JSON this bridge has no use for (a newer add-on's event)
     malformed,  ///< not a JSON object; message says what it was
@@ -55,9 +58,26 @@ struct Answer {
   std::string stage;            ///< latency: the stage's name
   StageStatus figures;          ///< latency
   std::string code, message;    ///< error (message also for malformed)
-  std::string path;             ///< value
+  std::string path;             ///< value, learn, forget
   std::optional<double> value;  ///< value; record: 1 or 0
+  LearnRequest learn;           ///< learn
 };
+
+/// What the bridge answers to learn and forget (docs/protocol.md, "Learn and forget").
+struct LearnAnswer {
+  std::string op;       ///< "learned", "learn_failed", "forgot" or "forget_failed"
+  std::string path;
+  std::string control;  ///< learned: "box.k2"
+  std::string mapping;  ///< learned: "set", "add", "toggle" or "keyframe"
+  std::string file;     ///< learned, forgot: the mapping file
+  int line = 0;         ///< learned and saved: the new entry's line in file
+  std::vector<int> lines;  ///< forgot and saved: where the removed entries started in file
+  int count = 0;        ///< forgot: mappings no longer live
+  std::string reason;   ///< learn_failed, forget_failed; learned/forgot: why file was not written (as "error")
+};
+
+/// Appends one learn or forget answer line.
+void append_learn_answer(std::string& out, const LearnAnswer& a);
 
 /// Decodes one line (without its newline).
 Answer decode_answer(std::string_view line);

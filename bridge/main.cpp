@@ -139,8 +139,9 @@ class MonitorSink final : public EventSink {
  public:
   explicit MonitorSink(std::vector<std::string> names) : names_(std::move(names)) {}
   void on_event(const ControlEvent& e) override {
-    std::printf("%s.%.*s %s %d\n", names_[e.device].c_str(), static_cast<int>(e.control.view().size()),
-                e.control.view().data(), std::string(to_string(e.kind)).c_str(), e.value);
+    std::printf("%s.%.*s %s %d%s\n", names_[e.device].c_str(), static_cast<int>(e.control.view().size()),
+                e.control.view().data(), std::string(to_string(e.kind)).c_str(), e.value,
+                e.snapshot ? " (snapshot)" : "");
     std::fflush(stdout);
   }
   void on_notice(std::uint16_t, Severity s, std::string_view text) override { log_notice(s, text); }

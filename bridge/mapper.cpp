@@ -213,6 +213,24 @@ bool Mapper::on_event(const ControlEvent& e, CommandSink& sink) {
   return used;
 }
 
+void Mapper::on_position(const ControlEvent& e) {
+  for (const auto& b : bindings_) {
+    if (b.device != e.device || !(b.control == e.control)) continue;
+    Slot& s = slots_[b.slot];
+    const auto* set = s.mapping->as<SetMapping>();
+    if (!set) continue;  // a held button or a deflected stick at boot is no gesture either
+    s.last_raw = e.value;
+    s.has_last = true;
+    s.knob = set_value(s, *set, e.value);
+    s.has_knob = true;
+  }
+}
+
+double Mapper::set_value(const Slot& s, const SetMapping& set, std::int32_t raw) {
+  const double unit = transfer::curve(set.curve, transfer::normalize(raw, s.from0, s.from1));
+  return transfer::denormalize(unit, set.to0, set.to1);
+}
+
 void Mapper::on_slot_event(Slot& s, const ControlEvent& e, CommandSink& out) {
   const Mapping& m = *s.mapping;
   if (const auto* set = m.as<SetMapping>()) {
@@ -222,8 +240,7 @@ void Mapper::on_slot_event(Slot& s, const ControlEvent& e, CommandSink& out) {
     if (s.has_last && e.kind == ControlKind::rel && e.value == s.last_raw) return;
     s.last_raw = e.value;
     s.has_last = true;
-    const double unit = transfer::curve(set->curve, transfer::normalize(e.value, s.from0, s.from1));
-    const double v = transfer::denormalize(unit, set->to0, set->to1);
+    const double v = set_value(s, *set, e.value);
     if (set->pickup && !picked_up(s, *set, v)) return;
     out.push({Op::set, s.target, v});
   } else if (const auto* add = m.as<AddMapping>()) {

@@ -39,6 +39,10 @@ class Mapper {
   /// Maps one event; pushes zero or more commands, each with the event's t_us. Returns false
   /// when no mapping or layer uses the control.
   bool on_event(const ControlEvent& event, CommandSink& out);
+  /// Where a control is, from a device's first snapshot (docs/devices.md, "Where the
+  /// controls are"): set mappings learn the knob's position (takeover: pickup knows which
+  /// side of Blender's value it is on, a deadband starts from it); nothing is sent.
+  void on_position(const ControlEvent& event);
   /// Does what is due at now_us (long presses, rate controls); call it at next_tick().
   void tick(std::int64_t now_us, CommandSink& out);
   /// When tick() is due next (the events' clock, microseconds), or nullopt when nothing is
@@ -124,6 +128,8 @@ class Mapper {
   bool set_layer(std::size_t layer, bool on);
   /// Sends a rate slot's deflection for the time up to now_us.
   void integrate(Slot& s, std::int64_t now_us, CommandSink& out);
+  /// What a set mapping makes of raw: input range -> curve -> `to`.
+  static double set_value(const Slot& s, const SetMapping& set, std::int32_t raw);
   /// takeover: pickup: whether v may be sent now (it is, or has passed, Blender's value).
   static bool picked_up(Slot& s, const SetMapping& m, double v);
 

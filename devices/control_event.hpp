@@ -60,6 +60,9 @@ struct ControlEvent {
   ControlKind kind = ControlKind::unknown;
   std::int32_t value = 0;
   std::int64_t t_us = 0;
+  /// A position the device reports, not a gesture: a serial snapshot after @end, the first
+  /// value of a HID control after opening (docs/devices.md, "Where the controls are").
+  bool snapshot = false;
 };
 
 /// The clock of ControlEvent::t_us: monotonic microseconds (steady_clock). Read only by the

@@ -24,6 +24,9 @@ struct DeviceDescription {
 /// The outcome of writing an output: ok, or why it was not written.
 struct OutputResult {
   std::string error;  ///< empty when written (or queued for writing)
+  /// Not written because the device is not there now (unplugged, not found yet, no OSC
+  /// sender yet): the bridge keeps the value and writes it when the device (re)opens.
+  bool away = false;
   bool ok() const { return error.empty(); }
 };
 
@@ -35,7 +38,8 @@ class DeviceSource {
   /// Stops reading and closes the device; after stop() the source is only destroyed.
   virtual void stop() = 0;
   /// Sets an output control (an LED, a motor fader) to value. Never drops silently: the
-  /// result says why a value was not written (not connected, no such output, write error).
+  /// result says why a value was not written (not connected: away, no such output, write
+  /// error). The bridge writes its outputs again after on_connection(true).
   virtual OutputResult write_output(const Name& control, std::int32_t value) = 0;
   /// What the device is and where it is attached now.
   virtual DeviceDescription describe() const = 0;

@@ -1,5 +1,6 @@
 #include "devices/serial_session.hpp"
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <type_traits>
@@ -24,6 +25,7 @@ SerialSession::SerialSession(std::uint16_t device, std::string label, std::optio
 void SerialSession::open(std::string path, std::string_view backend, bool probing) {
   decoder_.reset();
   controls_.clear();
+  snapshot_due_.clear();
   uid_.clear();
   path_ = std::move(path);
   backend_ = backend;
@@ -55,6 +57,7 @@ bool SerialSession::lost(std::string_view why) {
 
 void SerialSession::close() {
   decoder_.reset();
+  snapshot_due_.clear();
   state_ = State::closed;
   path_.clear();
 }
@@ -63,6 +66,18 @@ ControlKind SerialSession::kind_of(const Name& control) const {
   for (const auto& c : controls_)
     if (c.name == control) return c.kind;
   return ControlKind::unknown;
+}
+
+bool SerialSession::take_snapshot(const Name& control, std::int64_t now_us) {
+  if (snapshot_due_.empty()) return false;
+  const auto it = std::find(snapshot_due_.begin(), snapshot_due_.end(), control);
+  const auto kind = kind_of(control);  // described again since @end: maybe no longer a position
+  if (it == snapshot_due_.end() || now_us > snapshot_until_us_ || (kind != ControlKind::abs && kind != ControlKind::btn)) {
+    snapshot_due_.clear();  // anything else ends the snapshot: from here on values are movements
+    return false;
+  }
+  snapshot_due_.erase(it);
+  return true;
 }
 
 std::string SerialSession::where() const { return label_ + " (" + path_ + ")"; }
@@ -116,6 +131,11 @@ void SerialSession::on_line(const DecodedLine& line, std::int64_t now_us) {
         } else if constexpr (std::is_same_v<T, EndLine>) {
           sink_.on_notice(device_, Severity::debug,
                           label_ + ": described " + std::to_string(controls_.size()) + " controls");
+          // What follows at once is the snapshot: one value per abs and btn control.
+          snapshot_due_.clear();
+          for (const auto& c : controls_)
+            if (c.kind == ControlKind::abs || c.kind == ControlKind::btn) snapshot_due_.push_back(c.name);
+          snapshot_until_us_ = now_us + kSnapshotWindowUs;
         } else if constexpr (std::is_same_v<T, EventLine>) {
           ControlEvent e;
           e.device = device_;
@@ -123,6 +143,7 @@ void SerialSession::on_line(const DecodedLine& line, std::int64_t now_us) {
           e.value = l.value;
           e.t_us = now_us;
           e.kind = kind_of(l.name);
+          e.snapshot = take_snapshot(l.name, now_us);
           sink_.on_event(e);
         } else if constexpr (std::is_same_v<T, LogLine>) {
           sink_.on_notice(device_, Severity::info, label_ + " says: " + std::string(l.text));

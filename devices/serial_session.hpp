@@ -3,7 +3,9 @@
 // and passes each read here with the time it was read, so every event of one read
 // carries that one stamp. Owns the hello gating (port: auto takes a device only once
 // it says hello, with the wanted uid), the table of control kinds learned from @ctl,
-// the version check and the report of malformed lines.
+// the version check, the report of malformed lines, and which values are the device's
+// snapshot (docs/firmware.md, "Where the controls are": the value of each abs and btn
+// control right after @end).
 #pragma once
 
 #include <cstdint>
@@ -22,6 +24,9 @@ std::optional<std::uint64_t> parse_uid(std::string_view text);
 
 class SerialSession {
  public:
+  /// A snapshot line comes within this long of its @end (the firmware sends it at once).
+  static constexpr std::int64_t kSnapshotWindowUs = 250'000;
+
   /// Where the session is.
   enum class State : std::uint8_t {
     closed,     ///< no port
@@ -58,6 +63,8 @@ class SerialSession {
  private:
   void on_line(const DecodedLine& line, std::int64_t now_us);
   void on_hello(const HelloLine& hello);
+  /// Whether an event of control at now_us is a snapshot value (and is then no longer due).
+  bool take_snapshot(const Name& control, std::int64_t now_us);
   std::string where() const;
 
   const std::uint16_t device_;
@@ -72,6 +79,8 @@ class SerialSession {
     ControlKind kind;
   };
   std::vector<Learned> controls_;  ///< described by @ctl since the port was opened
+  std::vector<Name> snapshot_due_;  ///< abs and btn controls whose snapshot value has not come yet
+  std::int64_t snapshot_until_us_ = 0;  ///< the snapshot after the last @end ends by then
 };
 
 }  // namespace knoblink

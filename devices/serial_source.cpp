@@ -28,12 +28,13 @@ void SerialPorts::release(const std::string& path) {
 bool SerialPorts::held(const std::string& path) const { return contains(held_, path); }
 
 SerialSource::SerialSource(asio::io_context& io, std::uint16_t index, std::string label, SerialConfig config,
-                           EventSink& sink, std::shared_ptr<SerialPorts> ports)
+                           EventSink& sink, std::shared_ptr<SerialPorts> ports, std::shared_ptr<Hotplug> hotplug)
     : index_(index),
       label_(std::move(label)),
       config_(std::move(config)),
       sink_(sink),
       ports_(ports ? std::move(ports) : std::make_shared<SerialPorts>()),
+      hotplug_(std::move(hotplug)),
       session_(index, label_, config_.uid.empty() ? std::nullopt : parse_uid(config_.uid), sink),
       stream_(io),
       timer_(io) {}
@@ -42,11 +43,33 @@ SerialSource::~SerialSource() { stop(); }
 
 void SerialSource::start() {
   stopped_ = false;
+  if (hotplug_) {
+    // A port given by path: its folder (a pty's link, /dev/serial/by-id) and any tty added
+    // (the link may point at it); port: auto: any tty added, ttyUSB*/ttyACM* in /dev.
+    HotplugInterest interest;
+    interest.subsystems = {"tty"};
+    if (config_.port == "auto") interest.dev_prefixes = {"ttyUSB", "ttyACM"};
+    else interest.path = config_.port;
+    watching_ = hotplug_->watch(std::move(interest), [this](const std::string& what) { on_appeared(what); });
+    if (const auto problem = hotplug_->problem(); !problem.empty())
+      sink_.on_notice(index_, Severity::debug, label_ + ": hot-plug: " + problem + "; reopening on a timer only");
+  }
+  do_open();
+}
+
+void SerialSource::on_appeared(const std::string& what) {
+  if (stopped_ || !waiting_) return;
+  sink_.on_notice(index_, Severity::info, label_ + ": " + what + "; opening it now");
+  waiting_ = false;
+  timer_.cancel();  // its handler sees operation_aborted
+  backoff_ = std::chrono::milliseconds(100);  // the device is coming: if it is not ready yet, look again soon
   do_open();
 }
 
 void SerialSource::stop() {
   stopped_ = true;
+  waiting_ = false;
+  watching_.reset();
   timer_.cancel();
   close_port();
   session_.close();
@@ -211,8 +234,11 @@ void SerialSource::schedule_reopen(const std::string& why) {
   }
   timer_.expires_after(backoff_);
   backoff_ = std::min(backoff_ * 2, std::chrono::duration_cast<std::chrono::milliseconds>(kMaxBackoff));
+  waiting_ = true;
   timer_.async_wait([this](const asio::error_code& ec) {
-    if (!ec) do_open();
+    if (ec || !waiting_) return;
+    waiting_ = false;
+    do_open();
   });
 }
 
@@ -226,7 +252,7 @@ OutputResult SerialSource::write_output(const Name& control, std::int32_t value)
   const std::string name(control.view());
   if (!session_.connected())
     return {"not connected (" + (last_problem_.empty() ? std::string("opening") : last_problem_) + "); value " +
-            std::to_string(value) + " not sent"};
+            std::to_string(value) + " kept for when it is back", true};
   if (const auto kind = session_.kind_of(control); kind != ControlKind::unknown && kind != ControlKind::out)
     return {"the device describes it as " + std::string(to_string(kind)) + ", not as an output (out); not sent"};
   char line[knoblink_proto::kMaxLine + 1];

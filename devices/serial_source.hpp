@@ -1,7 +1,8 @@
 // A serial device kept open: finds and opens the port, asks for the description,
 // passes what it reads to its SerialSession (which decodes Contract 1, docs/firmware.md),
 // writes outputs, and when the device vanishes (unplug: hangup or read error) reopens it
-// with backoff, forever. Only I/O lives here.
+// at once when its port appears (Hotplug), with backoff as the fallback, forever. Only
+// I/O lives here.
 #pragma once
 
 #include <asio/io_context.hpp>
@@ -18,6 +19,7 @@
 
 #include "devices/device_source.hpp"
 #include "devices/event_sink.hpp"
+#include "devices/hotplug.hpp"
 #include "devices/serial_config.hpp"
 #include "devices/serial_port.hpp"
 #include "devices/serial_session.hpp"
@@ -49,8 +51,9 @@ class SerialSource final : public DeviceSource {
   /// index: the device's index in the bridge; label: its name in messages. The config's
   /// uid must be empty or valid hex (the config parser checks it). ports: shared by the
   /// serial sources of one bridge (null: the system's ports, for this source alone).
+  /// hotplug: tells when a port appears (null: the backoff timer alone).
   SerialSource(asio::io_context& io, std::uint16_t index, std::string label, SerialConfig config, EventSink& sink,
-               std::shared_ptr<SerialPorts> ports = nullptr);
+               std::shared_ptr<SerialPorts> ports = nullptr, std::shared_ptr<Hotplug> hotplug = nullptr);
   ~SerialSource() override;
   SerialSource(const SerialSource&) = delete;
   SerialSource& operator=(const SerialSource&) = delete;
@@ -78,6 +81,8 @@ class SerialSource final : public DeviceSource {
   void do_write();
   void lost(const std::string& why);
   void schedule_reopen(const std::string& why);
+  /// Hotplug saw something appear: while waiting to reopen, open now.
+  void on_appeared(const std::string& what);
   std::vector<std::string> candidates(std::string& error) const;
 
   std::uint16_t index_;
@@ -86,6 +91,8 @@ class SerialSource final : public DeviceSource {
   EventSink& sink_;
   std::shared_ptr<SerialPorts> ports_;
   std::string claimed_;  ///< the path this source holds in ports_, empty when none
+  std::shared_ptr<Hotplug> hotplug_;
+  Hotplug::Subscription watching_;  ///< while started
   SerialSession session_;
   asio::posix::stream_descriptor stream_;
   asio::steady_timer timer_;
@@ -98,6 +105,7 @@ class SerialSource final : public DeviceSource {
   std::vector<std::string> other_uid_;  ///< auto mode with uid: ports last seen with another box; tried last
   bool stopped_ = true;
   bool writing_ = false;
+  bool waiting_ = false;  ///< timer_ is the backoff before the next open
   std::string last_problem_;  ///< to say a repeated open failure once
   std::chrono::milliseconds backoff_{100};
 };

@@ -21,7 +21,7 @@ import os
 
 import bpy
 
-from . import link, record, ui
+from . import learn, link, record, ui
 
 classes = (
     ui.KNOBLINK_AP_preferences,
@@ -32,11 +32,13 @@ classes = (
     ui.KNOBLINK_PT_mappings,
     ui.KNOBLINK_PT_errors,
     ui.KNOBLINK_PT_latency,
-)
+) + learn.classes
 
-# Environment overrides (launcher, tests): KNOBLINK_PORT, KNOBLINK_BIND, KNOBLINK_TOKEN.
+# Environment overrides (launcher, tests): KNOBLINK_PORT, KNOBLINK_BIND, KNOBLINK_TOKEN,
+# KNOBLINK_WAKE_MS.
 # The discovery file's folder comes from XDG_RUNTIME_DIR, else HOME (discovery.py).
-_ENV = {"port": "KNOBLINK_PORT", "host": "KNOBLINK_BIND", "token": "KNOBLINK_TOKEN"}
+_ENV = {"port": "KNOBLINK_PORT", "host": "KNOBLINK_BIND", "token": "KNOBLINK_TOKEN",
+        "wake_ms": "KNOBLINK_WAKE_MS"}
 
 
 def settings():
@@ -46,11 +48,13 @@ def settings():
     if addon is not None and addon.preferences is not None:
         p = addon.preferences
         s = link.Settings(p.bind_address, p.port, p.token, p.max_clients, p.tick_budget_ms,
-                           ui.allowed_operators(p))
+                           ui.allowed_operators(p), p.wake_ms)
     if os.environ.get(_ENV["port"]):
         s.port = int(os.environ[_ENV["port"]])
     s.host = os.environ.get(_ENV["host"]) or s.host
     s.token = os.environ.get(_ENV["token"]) or s.token
+    if os.environ.get(_ENV["wake_ms"]):
+        s.wake_ms = int(os.environ[_ENV["wake_ms"]])
     return s
 
 
@@ -62,10 +66,12 @@ def pump(budget_s=None):
 def register():
     for cls in classes:
         bpy.utils.register_class(cls)
+    learn.register()
     link.start(settings())
 
 
 def unregister():
     link.stop()
+    learn.unregister()
     for cls in reversed(classes):
         bpy.utils.unregister_class(cls)

@@ -10,7 +10,7 @@ import time
 import bpy
 from bpy.app.handlers import persistent
 
-from . import apply, discovery, protocol, record, sessions, status
+from . import apply, discovery, learn, protocol, record, sessions, status, wake
 from .cmdqueue import CommandQueue, GestureTracker
 from .protocol import ProtocolError
 from .server import Server, is_loopback
@@ -20,10 +20,11 @@ class Settings:
     """What the link runs with (preferences, possibly overridden by env)."""
 
     def __init__(self, host="127.0.0.1", port=9876, token="", max_clients=8, budget_ms=2.0,
-                 operators=protocol.DEFAULT_OPERATORS):
+                 operators=protocol.DEFAULT_OPERATORS, wake_ms=100):
         self.host, self.port, self.token, self.max_clients = host, port, token, max_clients
         self.budget_ms = budget_ms
         self.operators = frozenset(operators)
+        self.wake_ms = wake_ms  # keep the loop awake this long after the last command; 0: off
 
 
 _UNSENT = object()
@@ -45,7 +46,11 @@ class Link:
         self.log = log or (lambda msg: print(f"knoblink: {msg}", file=sys.stderr, flush=True))
         self.queue = CommandQueue()
         self.gestures = GestureTracker()
+        self.wake = wake.Wake(settings.wake_ms / 1000.0)
+        self._wrote = False  # the drain applied a write (set, add, toggle, keyframe, call)
+        self._watched_t = 0.0
         self.roots = apply.Roots()
+        self.learns = learn.LearnState()  # learns sent, the bridges' answers (learn.py)
         self.recorder = record.Recorder(self.broadcast, self._before_take, self.log)
         self.server = None
         self.watches = {}  # connection -> {path text: [ParsedPath, last value sent]}
@@ -107,6 +112,7 @@ class Link:
         self.discovery_path = path
 
     def stop(self):
+        self.wake.stop()
         self._drop_unapplied()
         if self.recorder.take is not None:
             try:
@@ -172,13 +178,20 @@ class Link:
                 break
         self.recorder.end_drain()  # keys what this drain wrote while a take runs
         self.last_apply_ms = (clock() - t0) * 1000.0
-        due = self.gestures.due(self._now)
-        if due:
-            t_undo = clock()
-            self._undo_push(due)
-            self.last_undo_ms = (clock() - t_undo) * 1000.0
-        if self.watches:
+        if self._wrote:
+            self._wrote = False
+            self.wake.touch(self._now)
+        self.wake.poll(self._now)
+        # While awake no undo step is pushed (a memfile step stalls the loop for
+        # tens of ms): gestures that ended wait until the stream rests.
+        if not self.wake.awake:
+            self._push_ended()
+        if self.watches and (n or self._now - self._watched_t >= 0.004):
+            self._watched_t = self._now  # awake, drains run every pass: read watches as often as asleep
             self._check_watches()
+        if self.learns.waiting:
+            for result in self.learns.expire(self._now):
+                learn.report("WARNING", result["message"])
         if self.server is not None and _blend_file() != self.published_file:
             self.publish()  # a file opened before the add-on started, or a handler that did not run
         if t0 - self._panel_t >= PANEL_PERIOD:
@@ -204,6 +217,9 @@ class Link:
             self.log(self.error)
         if len(self.queue):
             return 0.0
+        if self.wake.awake:
+            self.wake.nap()
+            return 0.0  # every pass while awake (docs/performance.md, "Wake-up")
         return 0.005 if self.server is not None and self.server.clients else 0.05
 
     def _reply(self, cmd, replies, err=None):
@@ -293,6 +309,10 @@ class Link:
         op = cmd.op
         if op == "ping":
             return
+        if op in protocol.ANSWER_OPS:  # a bridge answers a learn or forget
+            result = self.learns.answer(value)
+            learn.report("INFO" if result["ok"] else "WARNING", result["message"])
+            return
         if op == "record":
             self.recorder.set(value)
             return
@@ -303,7 +323,10 @@ class Link:
             apply.read(apply.resolve(p, self.roots))  # a watch that cannot be read is answered now
             self.watches.setdefault(conn, {})[p.text] = [p, _UNSENT]
         else:
+            if op == "call":
+                self._push_ended()  # an operator (ed.undo) sees every gesture that ended, awake or not
             written = apply.run(cmd, value, self.roots, self.settings.operators)
+            self._wrote = True
             if op == "set" or op == "add":
                 if not self.recorder.note(written):  # a take is one undo step of its own
                     self.gestures.touch(p.text, self._now)
@@ -324,6 +347,14 @@ class Link:
                 if w[1] is _UNSENT or v != w[1]:
                     w[1] = v
                     post(conn, {"ev": "value", "path": text, "value": v})
+
+    def _push_ended(self):
+        """One undo step for the gestures that ended (cmdqueue.GestureTracker)."""
+        due = self.gestures.due(self._now)
+        if due:
+            t0 = time.perf_counter()
+            self._undo_push(due)
+            self.last_undo_ms = (time.perf_counter() - t0) * 1000.0
 
     # ------------------------------------------------------------ the panel
     def _refresh_panel(self, now):
@@ -363,7 +394,8 @@ class Link:
         PANEL_PERIOD: never one redraw per message."""
         rec = self.recorder
         shown = (len(self.server.clients) if self.server else 0, round(self.rate), len(self.queue),
-                 self.last_error, rec.on, rec.take is not None, id(rec.last_take), self.panel.version)
+                 self.last_error, rec.on, rec.take is not None, id(rec.last_take),
+                 self.learns.last and self.learns.last["message"], self.panel.version)
         if shown == self._shown or self._now - self._shown_t < PANEL_PERIOD:
             return
         self._shown, self._shown_t = shown, self._now
@@ -399,6 +431,13 @@ def _blend_file():
 
 
 @persistent
+def _file_loading(*_args):
+    """load_pre: the window manager is about to free its timers; remove the wake-up's first."""
+    if current is not None:
+        current.wake.stop()
+
+
+@persistent
 def _file_changed(*_args):
     """load_post / save_post: the discovery file's "file" follows the open .blend."""
     if current is not None:
@@ -416,6 +455,8 @@ def start(settings):
     for handlers in (bpy.app.handlers.load_post, bpy.app.handlers.save_post):
         if _file_changed not in handlers:
             handlers.append(_file_changed)
+    if _file_loading not in bpy.app.handlers.load_pre:
+        bpy.app.handlers.load_pre.append(_file_loading)
     return current
 
 
@@ -427,6 +468,8 @@ def stop():
     for handlers in (bpy.app.handlers.load_post, bpy.app.handlers.save_post):
         while _file_changed in handlers:
             handlers.remove(_file_changed)
+    while _file_loading in bpy.app.handlers.load_pre:
+        bpy.app.handlers.load_pre.remove(_file_loading)
     if current is not None:
         current.stop()
         current = None

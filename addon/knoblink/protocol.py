@@ -39,8 +39,10 @@ ERROR_CODES = {
     "internal": "an unexpected error in the add-on (a bug; the message says where)",
 }
 
+# The bridge's answers to the add-on's learn and forget events (docs/protocol.md, "Learn and forget").
+ANSWER_OPS = ("learned", "learn_failed", "forgot", "forget_failed")
 OPS = ("set", "add", "toggle", "keyframe", "call", "watch", "unwatch", "ping", "batch", "record", "status",
-       "mappings")
+       "mappings") + ANSWER_OPS
 PATH_OPS = ("set", "add", "toggle", "keyframe", "watch", "unwatch")
 # From a bridge, for the panel (docs/protocol.md, "Status"): answered by the socket thread,
 # never queued, never touch bpy. The hello answer lists FEATURES so a bridge sends them
@@ -408,6 +410,8 @@ def parse_command(obj, nested=False):
         cmd.value = parse_status(obj)
     elif op == "mappings":
         cmd.value = parse_mappings(obj)
+    elif op in ANSWER_OPS:
+        cmd.value = parse_answer(obj)
     elif op == "record":
         on = obj.get("on")
         if not isinstance(on, bool):
@@ -514,6 +518,29 @@ def parse_mappings(obj):
                 e[key] = _text(m, key, w)
         maps.append(e)
     return {"file": _text(obj, "file", "", ""), "mappings": maps}
+
+
+# Fields of an answer and their JSON types; strings are cut to 1,000 characters.
+_ANSWER_FIELDS = {"path": str, "control": str, "mapping": str, "file": str, "error": str, "reason": str,
+                  "line": int, "count": int, "lines": list}
+
+
+def parse_answer(obj):
+    """A learn/forget answer -> a plain dict of its known fields, type-checked (it is only
+    shown to the user; its path must still be a path of the grammar)."""
+    out = {"op": obj["op"]}
+    for key, kind in _ANSWER_FIELDS.items():
+        if key not in obj:
+            continue
+        v = obj[key]
+        if isinstance(v, bool) or not isinstance(v, kind) or (
+                kind is list and not all(isinstance(x, int) and not isinstance(x, bool) for x in v[:100])):
+            raise ProtocolError("bad_request", f"{obj['op']} \"{key}\" must be a JSON {kind.__name__}")
+        out[key] = v[:1000] if kind is str else v[:100] if kind is list else v
+    if "path" not in out:
+        raise ProtocolError("bad_request", f"{obj['op']} needs a \"path\"")
+    parse_path(out["path"])
+    return out
 
 
 def check_hello(obj, token):

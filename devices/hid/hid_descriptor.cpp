@@ -519,9 +519,12 @@ DecodeStatus ReportDecoder::decode(std::span<const std::uint8_t> report, std::in
       if (c.info.kind == ControlKind::btn) v = v != 0;
     }
     if (known_[i] && last_[i] == v) continue;
+    // A control's first value since opening is where it is, not a movement: the snapshot
+    // (docs/devices.md, "Where the controls are").
+    const bool snapshot = !known_[i];
     known_[i] = true;
     last_[i] = v;
-    out.push_back({device_, c.info.name, c.info.kind, v, t_us});
+    out.push_back({device_, c.info.name, c.info.kind, v, t_us, snapshot});
   }
   return DecodeStatus::ok;
 }

@@ -106,7 +106,8 @@ class ReportDecoder {
   ReportDecoder(const HidDescriptor& descriptor, std::uint16_t device);
 
   /// Decodes one whole report as read from hidraw (ID byte first when numbered) and
-  /// appends the changes to out. Allocates nothing once out has capacity.
+  /// appends the changes to out. Allocates nothing once out has capacity. The first value
+  /// of each absolute control and button is marked snapshot (a position, not a movement).
   DecodeStatus decode(std::span<const std::uint8_t> report, std::int64_t t_us,
                       std::vector<ControlEvent>& out);
 

@@ -93,6 +93,15 @@ void HidSource::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void HidSource::rescan() {
+  {
+    std::lock_guard lock(mutex_);
+    if (handle_) return;  // open: nothing to look for
+    rescan_ = true;
+  }
+  wake_.notify_all();
+}
+
 void HidSource::run() {
   for (;;) {
     {
@@ -102,7 +111,8 @@ void HidSource::run() {
     const Step s = step(monotonic_us());
     if (s == Step::waiting || s == Step::disconnected) {
       std::unique_lock lock(mutex_);
-      wake_.wait_for(lock, std::chrono::milliseconds(options_.retry_ms), [this] { return stopping_; });
+      wake_.wait_for(lock, std::chrono::milliseconds(options_.retry_ms), [this] { return stopping_ || rescan_; });
+      rescan_ = false;
     }
   }
 }

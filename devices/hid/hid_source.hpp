@@ -55,6 +55,9 @@ class HidSource final : public DeviceSource {
   void start() override;
   /// Stops and joins the reader thread; returns within about read_timeout_ms.
   void stop() override;
+  /// Something appeared (docs/devices.md, "Hot-plug"): while waiting for the device, look
+  /// for it now instead of after retry_ms. Callable from any thread.
+  void rescan();
 
   /// What one step() did.
   enum class Step { waiting, connected, report, malformed, timeout, disconnected };
@@ -68,7 +71,9 @@ class HidSource final : public DeviceSource {
   std::string write_output(std::string_view control, std::int32_t value);
   /// The same, for the bridge (DeviceSource).
   OutputResult write_output(const Name& control, std::int32_t value) override {
-    return {write_output(control.view(), value)};
+    auto error = write_output(control.view(), value);
+    const bool away = !error.empty() && !connected();
+    return {std::move(error), away};
   }
   /// kind "hid", the label, the hidraw path while connected; callable from any thread.
   DeviceDescription describe() const override;
@@ -108,6 +113,7 @@ class HidSource final : public DeviceSource {
   std::thread thread_;
   std::condition_variable wake_;
   bool stopping_ = false;  ///< guarded by mutex_
+  bool rescan_ = false;    ///< guarded by mutex_
 };
 
 }  // namespace knoblink::hid

@@ -146,8 +146,8 @@ OutputResult MidiSource::write_output(const Name& control, std::int32_t value) {
   if (n == 0) return {"'" + control.str() + "' is an input only (velocity); outputs are cc, note and pb"};
   std::lock_guard lock(mutex_);
   if (!output_) {
-    if (input_name_.empty()) return {"not connected"};
-    return {"no MIDI output port contains \"" + config_.port + "\""};
+    if (input_name_.empty()) return {"not connected", true};
+    return {"no MIDI output port contains \"" + config_.port + "\"", true};
   }
   for (std::size_t i = 0; i < n; i += 3) {  // one message per send (a 14-bit CC is two)
     auto err = output_->send({bytes + i, 3});

@@ -79,7 +79,10 @@ void OscSource::do_receive() {
     if (ec) {
       sink_.on_notice(device_, Severity::warning, label_ + ": reading UDP: " + ec.message());
     } else {
+      // A new sender is the device coming (back): the bridge sends it the outputs' values.
+      const bool new_sender = !last_sender_ || *last_sender_ != from_;
       last_sender_ = from_;
+      if (new_sender) sink_.on_connection(device_, true);
       session_.feed({buf_.data(), n}, to_text(from_), monotonic_us(), sink_);
     }
     do_receive();
@@ -89,8 +92,8 @@ void OscSource::do_receive() {
 OutputResult OscSource::write_output(const Name& control, std::int32_t value) {
   std::string error;
   if (!session_.encode_output(control.view(), value, out_, error)) return {error};
-  if (!socket_.is_open()) return {"not listening"};
-  if (!last_sender_) return {"no OSC sender yet (feedback goes to the address of the last sender)"};
+  if (!socket_.is_open()) return {"not listening", true};
+  if (!last_sender_) return {"no OSC sender yet (feedback goes to the address of the last sender)", true};
   asio::error_code ec;
   socket_.send_to(asio::buffer(out_), *last_sender_, 0, ec);
   if (ec) return {"sending to " + to_text(*last_sender_) + ": " + ec.message()};

@@ -74,8 +74,8 @@ class KnobBox {
     for (uint8_t i = 0; i < kLeds; ++i) leds_[i] = false;
   }
 
-  /// Takes the first reading as the resting state (nothing is sent for it),
-  /// turns the LEDs off and sends the hello and the description.
+  /// Takes the first reading as the resting state (sent only as the snapshot),
+  /// turns the LEDs off and sends the hello, the description and the snapshot.
   void begin(const Inputs& in, uint32_t now_ms, uint32_t uid) {
     uid_ = uid;
     for (uint8_t i = 0; i < kPots; ++i) pots_[i].reset(in.pot[i]);
@@ -113,7 +113,9 @@ class KnobBox {
     }
   }
 
-  /// Sends "@knoblink 1 knobbox uid=<hex>", one "@ctl" per control and "@end".
+  /// Sends "@knoblink 1 knobbox uid=<hex>", one "@ctl" per control, "@end", then the
+  /// snapshot: where every pot is and every button's state ("k1 512", "b1 0"; Contract 1
+  /// v1.1, docs/firmware.md), so the host knows the positions without a turn.
   void describe() {
     char line[knoblink_proto::kMaxLine + 1];
     char name[4];
@@ -131,6 +133,8 @@ class KnobBox {
       write(line, knoblink_proto::format_ctl(line, sizeof line, control_name(name, 'l', i), "out",
                                              true, 0, 1));
     write(line, knoblink_proto::format_end(line, sizeof line));
+    for (uint8_t i = 0; i < kPots; ++i) send(control_name(name, 'k', i), pots_[i].value());
+    for (uint8_t i = 0; i < kButtons; ++i) send(control_name(name, 'b', i), buttons_[i].state() ? 1 : 0);
   }
 
   /// The uid given to begin().

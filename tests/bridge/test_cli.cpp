@@ -185,7 +185,7 @@ TEST_CASE("a reload with the same devices keeps them open and keeps what they de
   Process p({kBin, "run", "--config", cfg}, dir.file("run.log"));
   auto conn = accept_hello(blender);
   REQUIRE(pty.read_line(10s) == std::optional<std::string>("?"));
-  pty.write("@knoblink 1 knobbox\n@ctl k1 abs 0 200\n@end\nk1 100\n");
+  pty.write("@knoblink 1 knobbox\n@ctl k1 abs 0 200\n@end\nk1 0\nk1 100\n");  // the snapshot (k1 0), a turn
   auto line = conn->read_line(10s);
   REQUIRE(line);
   CHECK(json::parse(*line)["value"] == 0.5);  // over the described 0..200

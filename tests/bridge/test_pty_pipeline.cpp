@@ -68,7 +68,8 @@ TEST_CASE("pty lines come out as mapped commands, through garbage, restarts and 
 
   // The bridge asks the device to describe itself.
   REQUIRE(pty->read_line(10s) == std::optional<std::string>("?"));
-  pty->write("@knoblink 1 knobbox uid=00c0ffee\r\n@ctl k1 abs 0 1000\r\n@ctl e1 rel\r\n@ctl b1 btn\r\n@ctl l1 out 0 1\r\n@end\r\n");
+  pty->write("@knoblink 1 knobbox uid=00c0ffee\r\n@ctl k1 abs 0 1000\r\n@ctl e1 rel\r\n@ctl b1 btn\r\n@ctl l1 out 0 1\r\n@end\r\n"
+             "k1 500\r\nb1 0\r\n");  // the snapshot: positions only, nothing is sent for it
   pty->write("k1 750\r\n");
   auto set = next_json(*conn, bridge);
   CHECK(set == json::parse(R"({"op":"set","path":"bpy.data.objects[\"Cube\"].location[0]","value":1})"));

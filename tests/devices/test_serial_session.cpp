@@ -2,7 +2,8 @@
 // SerialSession must end in exactly NAME.expected: the sink calls (connection, notices,
 // controls, ControlEvents, malformed lines) for a port given by path, for port: auto,
 // and for port: auto with uid: c0ffee. Each capture is fed whole, split at every
-// offset, and byte by byte; all must give the same. KNOBLINK_REGEN_GOLDEN=1 rewrites
+// offset, and byte by byte; all must give the same. Snapshot values (the positions a
+// device sends right after @end) are marked "snapshot". KNOBLINK_REGEN_GOLDEN=1 rewrites
 // the .expected files (review the diff before committing).
 #include <catch2/catch.hpp>
 
@@ -37,7 +38,8 @@ class Recorder final : public EventSink {
  public:
   void on_event(const ControlEvent& e) override {
     REQUIRE(e.device == kDevice);
-    lines.push_back("event " + e.control.str() + " " + std::string(to_string(e.kind)) + " " + std::to_string(e.value));
+    lines.push_back("event " + e.control.str() + " " + std::string(to_string(e.kind)) + " " + std::to_string(e.value) +
+                    (e.snapshot ? " snapshot" : ""));
     stamps.push_back(e.t_us);
   }
   void on_notice(std::uint16_t device, Severity s, std::string_view text) override {
@@ -206,6 +208,37 @@ TEST_CASE("a lost port is reported once, with a cut-off line; reopening forgets 
                           "malformed box (/dev/ttyACM0): skipped a line: not an event: control name must match "
                           "[a-z][a-z0-9_]{0,15}: \"7\"",
                           "event k1 unknown 8"});
+}
+
+TEST_CASE("the snapshot: one value per abs and btn control right after @end, on every description") {
+  Recorder sink;
+  SerialSession s(kDevice, "box", std::nullopt, sink);
+  s.open("/dev/ttyACM0", "termios", false);
+  const std::string description = "@knoblink 1 knobbox\n@ctl k1 abs 0 1023\n@ctl b1 btn\n@ctl e1 rel\n@ctl l1 out\n@end\n";
+  SECTION("values within the window are the snapshot, once each; later ones are movements") {
+    s.feed(description + "k1 10\n", 1'000'000);
+    s.feed("b1 0\nk1 11\n", 1'000'000 + SerialSession::kSnapshotWindowUs);
+    s.feed(description, 2'000'000);  // the answer to a '?'
+    s.feed("k1 11\n", 2'000'100);
+    s.feed("b1 1\n", 2'000'000 + SerialSession::kSnapshotWindowUs + 1);  // too late: pressed since
+    std::vector<std::string> events;
+    for (const auto& l : sink.lines)
+      if (l.rfind("event ", 0) == 0) events.push_back(l);
+    CHECK(events == std::vector<std::string>{"event k1 abs 10 snapshot", "event b1 btn 0 snapshot", "event k1 abs 11",
+                                             "event k1 abs 11 snapshot", "event b1 btn 1"});
+  }
+  SECTION("any other event ends it: a device without a snapshot loses no turn after the first") {
+    s.feed(description + "e1 1\nk1 5\nb1 1\n", 10);
+    CHECK(sink.lines.back() == "event b1 btn 1");
+    CHECK(sink.lines[sink.lines.size() - 2] == "event k1 abs 5");
+  }
+  SECTION("a reopened port waits for a new description before anything is a snapshot") {
+    s.feed(description, 10);
+    s.lost("unplugged");
+    s.open("/dev/ttyACM0", "termios", false);
+    s.feed("k1 5\n", 20);
+    CHECK(sink.lines.back() == "event k1 unknown 5");
+  }
 }
 
 TEST_CASE("uids are 1-16 hex digits") {

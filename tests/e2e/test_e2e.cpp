@@ -91,20 +91,20 @@ TEST_CASE("knob box -> knoblink -> Blender, through garbage, a Blender restart a
   CHECK(seen.size() >= 3);
   for (std::size_t i = 1; i < seen.size(); ++i) CHECK(seen[i].get<double>() >= seen[i - 1].get<double>());
 
-  // Soft takeover (knob 3, to: [0, 2]): the knob's position is unknown at first, so it
-  // must pass Blender's value (0) before it drives; after a change made in Blender it
-  // must pass the new value again.
+  // Soft takeover (knob 3, to: [0, 2]): the box's snapshot told the bridge the knob is at
+  // 0; Blender's lift is made 1.5, so the knob must pass 1.5 before it drives (no jump to
+  // 1.0); after a change made in Blender it must pass the new value again.
   auto settle = [&] {
     sim.sync();
     std::this_thread::sleep_for(400ms);  // time for a (wrong) value to arrive
   };
+  REQUIRE(scene.call({{"op", "set"}, {"path", kLift}, {"value", 1.5}}).value("ok", false));
+  REQUIRE(scene.wait_for(kLift, near(1.5), 10s));
+  std::this_thread::sleep_for(200ms);  // the bridge hears of it through its own watch
   sim.send("knob 3 512");
   settle();
-  CHECK(scene.value(kLift) == json(0.0));
-  sim.send("knob 3 0");  // passes 0: engaged
-  sim.sync();
-  std::this_thread::sleep_for(100ms);
-  sim.send("knob 3 1023");
+  CHECK(scene.value(kLift).get<double>() == Approx(1.5));
+  sim.send("knob 3 1023");  // passes 1.5: engaged
   REQUIRE(scene.wait_for(kLift, near(2.0), 20s));
   REQUIRE(scene.call({{"op", "set"}, {"path", kLift}, {"value", 0.5}}).value("ok", false));  // a drag in Blender
   REQUIRE(scene.wait_for(kLift, near(0.5), 10s));
@@ -169,7 +169,8 @@ TEST_CASE("knob box -> knoblink -> Blender, through garbage, a Blender restart a
   REQUIRE(wait_until([&] { return bridge.log().find("lost " + link) != std::string::npos; }, 20s));
   sim.send("replug");
   sim.expect_prefix("pty ", 10s);
-  // The firmware reports changes only: turn the knob once the bridge has the port again.
+  // The box's snapshot after the replug equals what the bridge knew: nothing is sent for
+  // it; turn the knob once the bridge has the port again.
   auto opens = [&] {
     const auto log = bridge.log();
     int n = 0;
@@ -268,6 +269,106 @@ TEST_CASE("OSC app -> knoblink -> Blender, and a value changed in Blender back t
   REQUIRE(scene.call({{"op", "set"}, {"path", kHidden}, {"value", false}}).value("ok", false));
   CHECK(wait_until([&] { return app.log().find("recv /1/toggle1 1\nrecv /1/toggle1 0\n") != std::string::npos; }, 30s));
   app.signal(SIGTERM);
+  bridge.signal(SIGTERM);
+  CHECK(bridge.wait(10s) == std::optional<int>(0));
+  blender.quit();
+}
+
+namespace {
+/// The learn driver's lines in Blender's log (tests/e2e/learn_driver.py), parsed.
+std::vector<json> driver_lines(const std::string& log) {
+  std::vector<json> out;
+  std::istringstream in(log);
+  for (std::string line; std::getline(in, line);)
+    if (const auto at = line.find("learn-driver "); at != std::string::npos) out.push_back(json::parse(line.substr(at + 13)));
+  return out;
+}
+/// The add-on's last learn result once it has this op (null after timeout).
+json last_result(const Blender& b, const std::string& op, Ms timeout) {
+  json found;
+  wait_until(
+      [&] {
+        for (const auto& j : driver_lines(b.proc->log()))
+          if (j.contains("last") && j["last"].is_object() && j["last"].value("op", "") == op) found = j["last"];
+        return !found.is_null();
+      },
+      timeout);
+  return found;
+}
+}  // namespace
+
+TEST_CASE("learn in the real Blender GUI: Map to Controller, a knob turned, the file gains exactly it, no reopen",
+          "[.learn]") {
+  TempDir dir;
+  std::filesystem::create_directories(dir.file("run"));
+  std::filesystem::create_directories(dir.file("commands"));
+  ::setenv("XDG_RUNTIME_DIR", dir.file("run").c_str(), 1);
+  ::setenv("KNOBLINK_TEST_COMMANDS", dir.file("commands").c_str(), 1);
+  Blender blender(dir, 0, "blender.log", {}, {"--gui", "--python", kSrc + "/tests/e2e/learn_driver.py"});
+  const std::string link = dir.file("knobbox");
+  SimProcess sim({"--link", link, KNOBLINK_FIRMWARE_ELF});
+  const std::string original = "# learn e2e: one knob mapped by hand\ndevices:\n  box:\n    serial: {port: " + link +
+                               "}\nmappings:\n  - control: box.k1\n    set: '" + kRot + "'\n    to: [0, 6.2832]\n";
+  const auto cfg = dir.write("learn.yaml", original);
+  Process bridge({KNOBLINK_BINARY_DIR "/bridge/knoblink", "run", "-v", "--config", cfg}, dir.file("bridge.log"));
+  const std::string locy = R"(bpy.data.objects["Cube"].location[1])";
+  REQUIRE(wait_until([&] { return blender.proc->log().find("learn-driver {\"ready\": true}") != std::string::npos; }, 120s));
+  struct Dump {
+    const Blender& b;
+    const Process& p;
+    ~Dump() {
+      if (std::uncaught_exceptions()) std::fprintf(stderr, "BLENDER LOG\n%s\nBRIDGE LOG\n%s\n", b.proc->log().c_str(), p.log().c_str());
+    }
+  } dump{blender, bridge};
+  Observer scene;
+  scene.connect(blender.port, {locy, kRot});
+  REQUIRE(scene.wait_for(locy, near(0), 20s));
+  INFO(bridge.log());
+  INFO(blender.proc->log());
+  REQUIRE(wait_until([&] { return bridge.log().find("blender: connected") != std::string::npos; }, 30s));
+  REQUIRE(wait_until([&] { return bridge.log().find("opened " + link) != std::string::npos; }, 30s));
+  int command = 0;
+  auto run = [&](const std::string& what, const std::string& path) {
+    const auto name = dir.file("commands/" + std::to_string(++command));
+    std::ofstream(name + ".tmp") << json{{"do", what}, {"path", path}}.dump();
+    std::filesystem::rename(name + ".tmp", name + ".json");
+  };
+
+  // knoblink.learn on location Y, then knob 2 turned in the emulator.
+  run("learn", locy);
+  REQUIRE(wait_until([&] { return bridge.log().find("learn: touch a control") != std::string::npos; }, 20s));
+  for (int v : {200, 400, 600}) {
+    sim.send("knob 2 " + std::to_string(v));
+    std::this_thread::sleep_for(60ms);
+  }
+  sim.sync();
+  const auto learned = last_result(blender, "learned", 20s);
+  REQUIRE(learned.is_object());
+  CHECK(learned["message"] == "k2 on box -> Cube location Y (learn.yaml line 9)");
+  CHECK(learned["ok"] == true);
+  // The file gained exactly the new mapping; every other byte is as it was.
+  CHECK(read_file(cfg) == original + "  - control: box.k2\n    set: '" + locy + "'\n    to: [-10, 10]\n");
+  // The knob now moves location Y, and the port was opened once.
+  sim.send("knob 2 1023");
+  sim.sync();
+  CHECK(scene.wait_for(locy, near(10), 20s));
+  CHECK(bridge.log().find("learned into " + cfg + ": 1 devices (kept open), 2 mappings") != std::string::npos);
+
+  // Forget Mapping: the file is the original again, and the knob no longer moves Y.
+  run("forget", locy);
+  const auto forgot = last_result(blender, "forgot", 20s);
+  REQUIRE(forgot.is_object());
+  CHECK(forgot["message"] == "forgot 1 mapping of Cube location Y (learn.yaml line 9)");
+  CHECK(read_file(cfg) == original);
+  sim.send("knob 2 0");
+  sim.send("knob 1 1023");  // k1 still maps: once its rotation lands, k2's turn would have too
+  sim.sync();
+  CHECK(scene.wait_for(kRot, near(6.2832), 20s));
+  CHECK(scene.value(locy).get<double>() == Approx(10));
+  int opens = 0;
+  const auto log = bridge.log();
+  for (auto at = log.find("opened " + link); at != std::string::npos; at = log.find("opened " + link, at + 1)) ++opens;
+  CHECK(opens == 1);
   bridge.signal(SIGTERM);
   CHECK(bridge.wait(10s) == std::optional<int>(0));
   blender.quit();

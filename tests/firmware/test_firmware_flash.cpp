@@ -25,7 +25,7 @@ TEST_CASE("avrdude flashes the firmware through the bootloader; it then says hel
   // gives up and starts the application.
   Port port(sim.pty());
   CHECK(port.line(milliseconds(5000)) == "@knoblink 1 knobbox uid=f1a5f1a5");
-  port.lines_until("@end", milliseconds(2000));
+  port.lines_until("b6 0", milliseconds(2000));  // the description and the snapshot
   sim.send("press 1");
   CHECK(port.line(milliseconds(1000)) == "b1 1");
 }

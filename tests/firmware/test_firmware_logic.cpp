@@ -119,15 +119,21 @@ TEST_CASE("quadrature: a missed edge is rounded in the direction of travel") {
   CHECK(feed(q, {2, 1, 3}) == -1);
 }
 
-TEST_CASE("knob box: description at begin, events only on change") {
+const char* const kSnapshotAtRest = "@end\nk1 512\nk2 512\nk3 512\nk4 512\nb1 0\nb2 0\nb3 0\nb4 0\nb5 0\nb6 0\n";
+
+TEST_CASE("knob box: description and snapshot at begin, events only on change") {
   RecordingIo io;
   knobbox::KnobBox<RecordingIo> box(io);
   auto in = rest();
+  in.pot[1] = 3;
+  in.button[2] = true;  // held at power-up
   box.begin(in, 1000, 0xc0ffee12u);
   const std::string d = io.take();
   CHECK(d.rfind("@knoblink 1 knobbox uid=c0ffee12\n@ctl k1 abs 0 1023\n", 0) == 0);
   CHECK(d.find("@ctl e2 rel\n@ctl b1 btn 0 1\n") != std::string::npos);
-  CHECK(d.size() - d.rfind("@ctl l2 out 0 1\n@end\n") == 21);
+  // After @end, the snapshot: every pot and every button, nothing else.
+  const std::string tail = "@ctl l2 out 0 1\n@end\nk1 512\nk2 3\nk3 512\nk4 512\nb1 0\nb2 0\nb3 1\nb4 0\nb5 0\nb6 0\n";
+  CHECK(d.size() - d.rfind(tail) == tail.size());
   CHECK(io.leds == std::vector<std::pair<int, bool>>{{0, false}, {1, false}});
 
   box.update(in, 1001);
@@ -157,7 +163,7 @@ TEST_CASE("knob box: host lines set LEDs, '?' describes, bad lines get a log lin
   CHECK(io.leds == std::vector<std::pair<int, bool>>{{0, true}, {1, true}, {1, false}});
   const std::string out = io.take();
   CHECK(out.rfind("@knoblink 1 knobbox uid=00000001\n", 0) == 0);
-  CHECK(out.find("@end\n# not an output: k1\n# bad value for l1\n# expected ? or <name> <int>\n"
+  CHECK(out.find(std::string(kSnapshotAtRest) + "# not an output: k1\n# bad value for l1\n# expected ? or <name> <int>\n"
                  "# checksum mismatch\n") != std::string::npos);
   CHECK(box.led(0));
   CHECK_FALSE(box.led(1));

@@ -27,6 +27,25 @@ std::vector<std::string> hello_and_description(const std::string& uid) {
   return v;
 }
 
+/// The snapshot after @end (Contract 1 v1.1): every pot, then every button.
+std::vector<std::string> snapshot(int k1, int k2, int k3, int k4, const std::string& pressed = "") {
+  std::vector<std::string> v = {"k1 " + std::to_string(k1), "k2 " + std::to_string(k2), "k3 " + std::to_string(k3),
+                                "k4 " + std::to_string(k4)};
+  for (char b = '1'; b <= '6'; ++b) v.push_back(std::string("b") + b + (pressed.find(b) != std::string::npos ? " 1" : " 0"));
+  return v;
+}
+
+/// The next n lines (fewer on timeout).
+std::vector<std::string> next_lines(Port& port, std::size_t n) {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < n; ++i) {
+    auto l = port.line(milliseconds(3000));
+    if (l.empty()) break;
+    out.push_back(l);
+  }
+  return out;
+}
+
 /// Values of the "<name> <int>" lines for one control.
 std::vector<int> values_of(const std::vector<std::string>& lines, const std::string& name) {
   std::vector<int> out;
@@ -39,6 +58,7 @@ std::vector<int> values_of(const std::vector<std::string>& lines, const std::str
 struct BootedBox {
   explicit BootedBox(std::vector<std::string> args = {}) : sim(with_firmware(std::move(args))), port(sim.pty()) {
     boot = port.lines_until("@end", milliseconds(3000));
+    boot_snapshot = next_lines(port, 10);
   }
   static std::vector<std::string> with_firmware(std::vector<std::string> args) {
     args.push_back(KNOBLINK_FIRMWARE_ELF);
@@ -47,6 +67,7 @@ struct BootedBox {
   SimProcess sim;
   Port port;
   std::vector<std::string> boot;  ///< the hello and description lines
+  std::vector<std::string> boot_snapshot;  ///< the 10 lines after @end
 };
 
 int sum(const std::vector<int>& v) {
@@ -57,16 +78,37 @@ int sum(const std::vector<int>& v) {
 
 }  // namespace
 
-TEST_CASE("boot: hello with the EEPROM uid, then the description") {
+TEST_CASE("boot: hello with the EEPROM uid, the description, then the snapshot") {
   BootedBox box({"--uid", "c0ffee12"});
   CHECK(box.boot == hello_and_description("c0ffee12"));
+  CHECK(box.boot_snapshot == snapshot(0, 0, 0, 0));
+  CHECK(box.port.lines_for(milliseconds(300)).empty());  // at rest: nothing more
 }
 
-TEST_CASE("'?' describes the box again") {
+TEST_CASE("'?' describes the box again, with where its controls are now") {
   BootedBox box({"--uid", "1234abcd"});
   auto& port = box.port;
+  box.sim.send("knob 2 300");
+  box.sim.send("press 4");
+  box.sim.sync();
+  CHECK(port.lines_for(milliseconds(300)) == std::vector<std::string>{"k2 300", "b4 1"});
   port.write_line("?");
   CHECK(port.lines_until("@end", milliseconds(3000)) == hello_and_description("1234abcd"));
+  CHECK(next_lines(port, 10) == snapshot(0, 300, 0, 0, "4"));
+  CHECK(port.lines_for(milliseconds(300)).empty());
+}
+
+TEST_CASE("a knob turned while unplugged: the snapshot at the next boot has it") {
+  BootedBox box({"--uid", "1234abcd"});
+  box.sim.send("knob 3 640");
+  CHECK(box.port.line(milliseconds(1000)) == "k3 640");
+  box.sim.send("unplug");
+  box.sim.send("knob 1 900");  // while away
+  box.sim.send("replug");
+  const std::string pty = box.sim.expect_prefix("pty ", milliseconds(3000));
+  Port port(pty);
+  CHECK(port.lines_until("@end", milliseconds(3000)) == hello_and_description("1234abcd"));
+  CHECK(next_lines(port, 10) == snapshot(900, 0, 640, 0));
 }
 
 TEST_CASE("a knob sweep gives rising abs values, and a noisy resting knob sends nothing") {
@@ -210,6 +252,7 @@ TEST_CASE("unplug hangs up the reader; replug brings a new pty behind the same l
   CHECK(std::filesystem::read_symlink(link) == pty);
   Port port(link);
   CHECK(port.lines_until("@end", milliseconds(3000)) == hello_and_description("00c0ffee"));
+  CHECK(next_lines(port, 10) == snapshot(0, 0, 0, 0));
   sim.send("enc 1 1");
   CHECK(port.line(milliseconds(1000)) == "e1 1");
 }

@@ -16,7 +16,10 @@ struct Recorder final : EventSink {
   std::vector<std::string> calls;
   void on_event(const ControlEvent& e) override {
     KNOBLINK_FUZZ_CHECK(Name::from(e.control.view()).has_value());
-    calls.push_back("event " + e.control.str() + " " + std::string(to_string(e.kind)) + " " + std::to_string(e.value));
+    // A snapshot value is a position: only abs and btn controls have one.
+    KNOBLINK_FUZZ_CHECK(!e.snapshot || e.kind == ControlKind::abs || e.kind == ControlKind::btn);
+    calls.push_back("event " + e.control.str() + " " + std::string(to_string(e.kind)) + " " + std::to_string(e.value) +
+                    (e.snapshot ? " snapshot" : ""));
   }
   void on_notice(std::uint16_t, Severity s, std::string_view text) override {
     calls.push_back("notice " + std::to_string(static_cast<int>(s)) + " " + std::string(text));

@@ -239,6 +239,28 @@ TEST_CASE("report IDs keep separate bit offsets and the decoder checks ID and le
   CHECK(ev.size() == 2);  // after reset every value counts as a change again
 }
 
+TEST_CASE("the first value of each control since opening is its snapshot (a position); later ones move") {
+  const auto d = parse_ok({0x05, 0x01, 0x15, 0x00, 0x26, 0xff, 0x00, 0x75, 0x08, 0x95, 0x01,
+                           0x85, 0x01, 0x09, 0x30, 0x81, 0x02,                                // report 1: x
+                           0x85, 0x02, 0x09, 0x31, 0x81, 0x02,                                // report 2: y
+                           0x15, 0x81, 0x25, 0x7f, 0x09, 0x38, 0x81, 0x06});                  // report 2: wheel (rel)
+  ReportDecoder dec(d, 0);
+  std::vector<ControlEvent> ev;
+  REQUIRE(dec.decode(Bytes{1, 10}, 0, ev) == DecodeStatus::ok);
+  REQUIRE(dec.decode(Bytes{1, 11}, 0, ev) == DecodeStatus::ok);
+  REQUIRE(dec.decode(Bytes{2, 20, 1}, 0, ev) == DecodeStatus::ok);  // y's first report comes later
+  REQUIRE(ev.size() == 4);
+  CHECK((ev[0].control.view() == "x" && ev[0].snapshot));
+  CHECK((ev[1].control.view() == "x" && !ev[1].snapshot));
+  CHECK((ev[2].control.view() == "y" && ev[2].snapshot));
+  CHECK((ev[3].control.view() == "wheel" && !ev[3].snapshot));  // a delta is never a position
+  ev.clear();
+  dec.reset();  // reopened: the next report is a snapshot again
+  REQUIRE(dec.decode(Bytes{1, 11}, 0, ev) == DecodeStatus::ok);
+  REQUIRE(ev.size() == 1);
+  CHECK(ev[0].snapshot);
+}
+
 TEST_CASE("constant fields only move the offset; feature reports make no controls") {
   const auto d = parse_ok({0x05, 0x01, 0x15, 0x00, 0x25, 0x01, 0x75, 0x03, 0x95, 0x01, 0x81, 0x03,  // 3 pad bits
                            0x75, 0x01, 0x09, 0x90, 0x81, 0x02,                                        // dpad_up

@@ -94,6 +94,13 @@ std::string TempDir::write(const std::string& name, const std::string& text) con
   return file(name);
 }
 
+std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
 Pty::Pty() {
   int slave = -1;
   char name[256];

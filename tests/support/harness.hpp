@@ -32,6 +32,9 @@ class TempDir {
   std::string path_;
 };
 
+/// The whole content of a file, byte for byte ("" when it cannot be read).
+std::string read_file(const std::string& path);
+
 /// A pseudo-terminal in raw mode; the slave path is what the bridge opens.
 class Pty {
  public:
