@@ -183,6 +183,7 @@ bool Bridge::reload_file() {
     status_changed();
     return false;
   }
+  if (overrides_) overrides_(*r.config);
   reload(std::move(*r.config));
   return true;
 }
@@ -306,8 +307,12 @@ void Bridge::on_event(const ControlEvent& e) {
     case DeviceMemory::Input::inform:
       ++counters_.positions;
       mapper_->on_position(e);
+      learn_from(e);
       return;
-    case DeviceMemory::Input::skip: ++counters_.positions; return;
+    case DeviceMemory::Input::skip:
+      ++counters_.positions;
+      learn_from(e);
+      return;
   }
   if (!mapper_->on_event(e, *outbox_)) {
     ++counters_.unmapped;
@@ -321,7 +326,11 @@ void Bridge::on_event(const ControlEvent& e) {
     recording_seen_ = mapper_->recording();
     status_changed();
   }
-  if (learner_.waiting()) {  // after the mapping: the touch itself is not sent through the new one
+  learn_from(e);  // after the mapping: the touch itself is not sent through the new one
+}
+
+void Bridge::learn_from(const ControlEvent& e) {
+  if (learner_.waiting()) {
     ControlKind kind = e.kind;
     std::optional<std::pair<std::int32_t, std::int32_t>> range;
     if (e.device < described_.size())
@@ -398,6 +407,7 @@ void Bridge::learn(const LearnRequest& request, const Touched& touched) {
   std::optional<Config> live;
   if (const auto text = mapping_edit::append_entry(config_.text, made.entry, error)) {
     auto loaded = load_config_text(text->text, config_.file);
+    if (loaded.config && overrides_) overrides_(*loaded.config);
     if (loaded.config) live = std::move(loaded.config);
     else error = loaded.errors.front();
   }
@@ -467,6 +477,7 @@ void Bridge::on_forget(const std::string& path, const std::string& error) {
   std::optional<Config> live;
   if (const auto text = mapping_edit::remove_entries(config_.text, lines, why)) {
     auto loaded = load_config_text(text->text, config_.file);
+    if (loaded.config && overrides_) overrides_(*loaded.config);
     if (loaded.config) live = std::move(loaded.config);
     else why = loaded.errors.front();
   }

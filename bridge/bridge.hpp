@@ -5,6 +5,7 @@
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,6 +51,9 @@ class Bridge final : public EventSink, public LinkListener {
   /// those last read; a broken file keeps the running mapping, and its problems (file:line:col)
   /// are logged and go into the status. False when broken.
   bool reload_file();
+  /// Applied to every config the bridge loads itself (reload_file, learn, forget): what the
+  /// command line overrides in the file (`knoblink run --blender-port`).
+  void set_overrides(std::function<void(Config&)> overrides) { overrides_ = std::move(overrides); }
   /// One line with every counter.
   std::string counters_line() const;
   /// The stage latencies: device read -> sent (bridge), received -> applied (what the add-on
@@ -99,6 +103,8 @@ class Bridge final : public EventSink, public LinkListener {
   void arm_housekeeping();
   /// Makes config the running one (devices kept open when they are the same); why: for the log.
   void apply(Config config, const char* why);
+  /// A waiting learn sees every event, snapshot values as positions (docs/protocol.md, "Learn and forget").
+  void learn_from(const ControlEvent& e);
   /// A learn's control was touched: the mapping made live, appended to the file, answered.
   void learn(const LearnRequest& request, const Touched& touched);
   void answer(const codec::LearnAnswer& a);
@@ -125,6 +131,7 @@ class Bridge final : public EventSink, public LinkListener {
   /// them; a learned mapping that could not be written is live (config_.text) but not here.
   /// A save (or learn's own write) that leaves them as they are is no reload.
   std::string file_text_;
+  std::function<void(Config&)> overrides_;
   Counters counters_;
   std::string last_remote_error_;
   std::uint64_t repeated_remote_errors_ = 0;

@@ -36,7 +36,14 @@ std::optional<std::pair<LearnRequest, Touched>> Learner::on_event(
     const ControlEvent& e, ControlKind kind, std::optional<std::pair<std::int32_t, std::int32_t>> range) {
   if (!pending_) return std::nullopt;
   bool touched = false;
-  if (kind == ControlKind::btn) {
+  if (e.snapshot) {  // where a control is (docs/devices.md): a knob's starting position, never a touch
+    if (kind == ControlKind::abs) {
+      const auto it = std::find_if(positions_.begin(), positions_.end(),
+                                   [&](const Position& p) { return p.device == e.device && p.control == e.control; });
+      if (it == positions_.end()) positions_.push_back({e.device, e.control, e.value});
+      else it->value = e.value;
+    }
+  } else if (kind == ControlKind::btn) {
     touched = e.value != 0;  // a press; its release is not a touch
   } else if (kind == ControlKind::rel) {
     touched = e.value != 0;

@@ -6,6 +6,9 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <sys/prctl.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdlib>
 #include <cstdio>
@@ -95,11 +98,43 @@ void run_until_signalled(asio::io_context& io, const std::function<void()>& on_s
   io.run();
 }
 
-int cmd_run(const std::string& file, int verbosity) {
+/// `knoblink run` without --config: $XDG_CONFIG_HOME/knoblink/knoblink.yaml, else
+/// ~/.config/knoblink/knoblink.yaml (docs/install.md, "The mapping file").
+std::string default_config_path() {
+  const char* xdg = std::getenv("XDG_CONFIG_HOME");
+  if (xdg && *xdg == '/') return std::string(xdg) + "/knoblink/knoblink.yaml";
+  const char* home = std::getenv("HOME");
+  return std::string(home && *home ? home : ".") + "/.config/knoblink/knoblink.yaml";
+}
+
+/// What the command line overrides in the mapping file, at start and on every reload.
+struct RunOverrides {
+  std::optional<std::uint16_t> blender_port;  ///< --blender-port (the add-on that started us)
+  void apply(Config& cfg) const {
+    if (!blender_port) return;
+    // That add-on on this machine, with the token of its discovery file: not another Blender.
+    cfg.blender = BlenderConfig{};
+    cfg.blender.port = blender_port;
+  }
+};
+
+int cmd_run(std::string file, int verbosity, const RunOverrides& overrides) {
+  if (file.empty()) {
+    file = default_config_path();
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(file, ec)) {
+      std::cerr << "knoblink run: no --config given and the default mapping file " << file
+                << " does not exist; write one there (start from examples/knobbox.yaml, every key is in "
+                   "docs/mapping.md) or pass --config FILE\n";
+      return 1;
+    }
+  }
   auto cfg = load_or_report(file);
   if (!cfg) return 1;
+  overrides.apply(*cfg);
   asio::io_context io(1);
   Bridge bridge(io, std::move(*cfg));
+  bridge.set_overrides([&overrides](Config& c) { overrides.apply(c); });  // reloads, learn and forget too
   bridge.start();
   // Reload on save (docs/mapping.md, "Reloading"); SIGHUP reloads too.
   FileWatch watch(io, file, [&] { bridge.reload_file(); });
@@ -210,7 +245,15 @@ int main(int argc, char** argv) {
 
   std::string config;
   auto* run = app.add_subcommand("run", "Map the devices of a mapping file to Blender");
-  run->add_option("-c,--config", config, "The mapping file (YAML)")->required()->check(CLI::ExistingFile);
+  run->add_option("-c,--config", config,
+                  "The mapping file (YAML); default $XDG_CONFIG_HOME/knoblink/knoblink.yaml (~/.config/...)")
+      ->check(CLI::ExistingFile);
+  RunOverrides overrides;
+  run->add_option("--blender-port", overrides.blender_port,
+                  "Connect to the add-on on this port (token from its discovery file), whatever blender: says");
+  bool exit_with_parent = false;
+  run->add_flag("--exit-with-parent", exit_with_parent,
+                "Stop when the process that started this one ends (the add-on's bundled bridge)");
 
   std::string check_file;
   auto* check = app.add_subcommand("check", "Validate a mapping file; prints file:line:col for each problem");
@@ -251,7 +294,14 @@ int main(int argc, char** argv) {
   setup_logging(verbosity);
   std::signal(SIGPIPE, SIG_IGN);
 
-  if (*run) return cmd_run(config, verbosity);
+  if (*run) {
+    if (exit_with_parent) {
+      // SIGTERM, the ordinary stop, when the parent dies without stopping us (Blender killed).
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (::getppid() == 1) return 0;  // it died before the prctl
+    }
+    return cmd_run(config, verbosity, overrides);
+  }
   if (*check) return cmd_check(check_file);
   if (*list) return cmd_list();
   if (*descriptor) return cmd_descriptor(descriptor_file);

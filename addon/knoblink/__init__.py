@@ -21,11 +21,12 @@ import os
 
 import bpy
 
-from . import learn, link, record, ui
+from . import bridge_process, learn, link, record, ui
 
 classes = (
     ui.KNOBLINK_AP_preferences,
     ui.KNOBLINK_OT_restart,
+    ui.KNOBLINK_OT_restart_bridge,
     record.KNOBLINK_OT_record_toggle,
     ui.KNOBLINK_PT_panel,
     ui.KNOBLINK_PT_bridge,
@@ -33,6 +34,9 @@ classes = (
     ui.KNOBLINK_PT_errors,
     ui.KNOBLINK_PT_latency,
 ) + learn.classes
+
+ADDON_DIR = os.path.dirname(os.path.abspath(__file__))
+EXAMPLE = os.path.join(ADDON_DIR, "examples", "knobbox.yaml")  # the zip brings it (scripts/package)
 
 # Environment overrides (launcher, tests): KNOBLINK_PORT, KNOBLINK_BIND, KNOBLINK_TOKEN,
 # KNOBLINK_WAKE_MS.
@@ -58,6 +62,32 @@ def settings():
     return s
 
 
+def _prefs():
+    addon = bpy.context.preferences.addons.get(__package__)
+    return addon.preferences if addon is not None else None
+
+
+def start_bridge():
+    """Start (or restart) the bundled bridge for the running link (docs/install.md,
+    "The extension starts the bridge"): off in the preferences, without a bin/knoblink
+    in this install (a source install) or without a listening link, none runs."""
+    p = _prefs()
+    exe = bridge_process.bundled_executable(ADDON_DIR)
+    running = link.running()
+    if (p is not None and not p.run_bridge) or exe is None or running is None or running.server is None:
+        bridge_process.forget()
+        return None
+    config = bpy.path.abspath(p.bridge_config) if p is not None and p.bridge_config else ""
+    if not config:
+        config = bridge_process.default_config()
+        try:
+            if bridge_process.ensure_config(config, EXAMPLE):
+                print(f"knoblink: created {config} from the example mapping", flush=True)
+        except OSError as e:
+            print(f"knoblink: cannot create {config}: {e}", flush=True)
+    return bridge_process.start(exe, os.path.expanduser(config), running.server.port)
+
+
 def pump(budget_s=None):
     """Drain once (background Blender / bpy module, where timers never fire)."""
     return link.pump(budget_s)
@@ -68,9 +98,11 @@ def register():
         bpy.utils.register_class(cls)
     learn.register()
     link.start(settings())
+    start_bridge()
 
 
 def unregister():
+    bridge_process.forget()
     link.stop()
     learn.unregister()
     for cls in reversed(classes):

@@ -8,14 +8,20 @@ import time
 
 import bpy
 
-from . import link, protocol, record, status
+from . import bridge_process, link, protocol, record, status
 
 STATE_ICONS = {"open": "CHECKMARK", "lost": "ERROR", "retrying": "TIME", "failed": "CANCEL"}
 
 
 def _restart(_self=None, _context=None):
-    from . import settings  # late: __init__ defines it from these preferences
+    from . import settings, start_bridge  # late: __init__ defines them from these preferences
     link.start(settings())
+    start_bridge()  # the bridge follows the link (its port may have changed)
+
+
+def _restart_bridge(_self=None, _context=None):
+    from . import start_bridge
+    start_bridge()
 
 
 def _live(self, _context):
@@ -59,6 +65,15 @@ class KNOBLINK_AP_preferences(bpy.types.AddonPreferences):
     allowed_operators: bpy.props.StringProperty(
         name="Allowed operators", description="Operators a client may call, separated by spaces or commas",
         default=" ".join(protocol.DEFAULT_OPERATORS), update=_live)
+    run_bridge: bpy.props.BoolProperty(
+        name="Start the bundled bridge",
+        description="Run the knoblink bridge this extension brings, restart it if it stops, stop it with "
+        "Blender. Off: you run knoblink yourself (a service, another machine)",
+        default=True, update=_restart_bridge)
+    bridge_config: bpy.props.StringProperty(
+        name="Mapping file", description="The YAML mapping the bundled bridge runs with. Empty: "
+        "$XDG_CONFIG_HOME/knoblink/knoblink.yaml (~/.config/knoblink/knoblink.yaml), created from the "
+        "example on first use", default="", subtype="FILE_PATH", update=_restart_bridge)
 
     def draw(self, _context):
         col = self.layout.column()
@@ -72,6 +87,10 @@ class KNOBLINK_AP_preferences(bpy.types.AddonPreferences):
         row.prop(self, "tick_budget_ms")
         row.prop(self, "wake_ms")
         col.prop(self, "allowed_operators")
+        col.prop(self, "run_bridge")
+        row = col.row()
+        row.enabled = self.run_bridge
+        row.prop(self, "bridge_config")
         _status(col)
 
 
@@ -93,6 +112,14 @@ def _status(layout):
     if running.learns.last:  # docs/blender.md, "Learn"
         last = running.learns.last
         layout.label(text=f"Learn: {last['message']}", icon="LINKED" if last["ok"] else "ERROR")
+    _bridge_status(layout)
+
+
+def _bridge_status(layout):
+    bridge = bridge_process.running()
+    if bridge is not None:
+        bridge.draw(layout)
+        layout.operator(KNOBLINK_OT_restart_bridge.bl_idname, icon="FILE_REFRESH")
 
 
 class KNOBLINK_OT_restart(bpy.types.Operator):
@@ -107,6 +134,21 @@ class KNOBLINK_OT_restart(bpy.types.Operator):
             self.report({"ERROR"}, f"KnobLink: {running.error if running else 'not started'}")
             return {"CANCELLED"}
         self.report({"INFO"}, f"KnobLink listening on {running.server.address}")
+        return {"FINISHED"}
+
+
+class KNOBLINK_OT_restart_bridge(bpy.types.Operator):
+    """Restart the bundled knoblink bridge (a save of its mapping file reloads it without one)"""
+    bl_idname = "knoblink.restart_bridge"
+    bl_label = "Restart Bridge"
+
+    def execute(self, _context):
+        _restart_bridge()
+        bridge = bridge_process.running()
+        if bridge is None:
+            self.report({"WARNING"}, "KnobLink: no bundled bridge runs (off in the preferences, or not in this install)")
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"KnobLink: {bridge.summary()}")
         return {"FINISHED"}
 
 

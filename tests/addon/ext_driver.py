@@ -1,6 +1,11 @@
-"""Runs in PyPI bpy (python3 ext_driver.py SOURCE_DIR ZIP): packages the add-on
-as an extension and installs it the way Blender 4.2+ does, then pumps the
-drain until stdin closes.
+"""Runs in PyPI bpy (python3 ext_driver.py SOURCE_DIR ZIP [--prebuilt] [--quit]):
+packages the add-on as an extension and installs it the way Blender 4.2+ does,
+then pumps the drain until stdin closes.
+
+--prebuilt: ZIP is already built (scripts/package's zip with the bridge); only
+validate and install it. Lines on stdin while it runs: `bridge off` / `bridge on`
+set the preference that runs the bundled bridge. --quit: at stdin EOF exit
+without disabling the add-on, as a Blender that quits (atexit must clean up).
 
 - Build: `blender --command extension build` -- Blender's own handler
   (bl_pkg.bl_extension_cli.cli_extension_handler, with Blender's tag list),
@@ -13,11 +18,12 @@ Prints `knoblink-ext: ...` lines the test checks; exits non-zero on any failure.
 
 import os
 import sys
-import threading
 
 import bpy
 import addon_utils
 from bl_pkg import bl_extension_cli
+
+from pump_stdin import pump_until_eof
 
 MODULE = "bl_ext.user_default.knoblink"
 
@@ -28,11 +34,13 @@ def say(msg):
 
 def main():
     source, zip_path = sys.argv[1], sys.argv[2]
+    prebuilt, quit_at_eof = "--prebuilt" in sys.argv[3:], "--quit" in sys.argv[3:]
     say(f"blender {bpy.app.version_string}")
-    rc = bl_extension_cli.cli_extension_handler(
-        ["build", "--source-dir", source, "--output-filepath", zip_path])
-    if rc != 0:
-        sys.exit(f"knoblink-ext: extension build failed (rc={rc})")
+    if not prebuilt:
+        rc = bl_extension_cli.cli_extension_handler(
+            ["build", "--source-dir", source, "--output-filepath", zip_path])
+        if rc != 0:
+            sys.exit(f"knoblink-ext: extension build failed (rc={rc})")
     rc = bl_extension_cli.cli_extension_handler(["validate", zip_path])
     if rc != 0:
         sys.exit(f"knoblink-ext: extension validate failed (rc={rc})")
@@ -53,21 +61,13 @@ def main():
     if link is None or link.server is None:
         sys.exit("knoblink-ext: not listening: " + (link.error if link else "not started"))
 
-    stop = threading.Event()
+    bridge = mod.bridge_process.running()
+    say(f"bridge {bridge.summary() if bridge else 'none'}")
 
-    def until_eof():
-        try:
-            while os.read(0, 65536):
-                pass
-        except OSError:
-            pass
-        stop.set()
-    threading.Thread(target=until_eof, daemon=True).start()
-    while not stop.is_set():  # background: no timers, pump the drain (as run_knoblink.py)
-        mod.pump()
-        link = mod.link.running()
-        if link is None or not len(link.queue):
-            stop.wait(0.005)
+    pump_until_eof(mod, bpy.context.preferences.addons[MODULE].preferences, say)
+    if quit_at_eof:
+        say("quitting")
+        sys.exit(0)
     addon_utils.disable(MODULE, default_set=False)
     say("disabled")
 

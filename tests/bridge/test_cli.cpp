@@ -160,6 +160,20 @@ TEST_CASE("no blender: in the mapping: the bridge finds Blender by its discovery
     p.signal(SIGTERM);
     CHECK(p.wait(5s) == std::optional<int>(0));
   }
+  SECTION("--blender-port (the add-on's bundled bridge): that add-on, whatever blender: says") {
+    const auto cfg = dir.write("map.yaml", "blender: {file: b.blend}\n" + devices);
+    Process p({"/usr/bin/env", "XDG_RUNTIME_DIR=" + run, kBin, "run", "--config", cfg, "--blender-port",
+               std::to_string(a.port())},
+              dir.file("run.log"));
+    expect_hello(a, "token-a");
+    // A save reloads the file: still that add-on (the override holds for reloads too), not b.
+    dir.write("map.yaml", "blender: {file: b.blend}\n" + devices + "# saved again\n");
+    REQUIRE(wait_until([&] { return p.log().find("reloaded " + cfg) != std::string::npos; }, 10s));
+    expect_hello(a, "token-a");  // the first connection was closed: it connects again, to a
+    CHECK_FALSE(b.accept(1s));
+    p.signal(SIGTERM);
+    CHECK(p.wait(5s) == std::optional<int>(0));
+  }
   SECTION("none running yet: it says so and connects once one appears") {
     std::filesystem::remove_all(run + "/knoblink");
     const auto cfg = dir.write("map.yaml", devices);
@@ -168,6 +182,30 @@ TEST_CASE("no blender: in the mapping: the bridge finds Blender by its discovery
     std::filesystem::create_directories(run + "/knoblink");
     discovery(a, "token-a", "", 300);
     expect_hello(a, "token-a");
+    p.signal(SIGTERM);
+    CHECK(p.wait(5s) == std::optional<int>(0));
+  }
+}
+
+TEST_CASE("knoblink run without --config: $XDG_CONFIG_HOME/knoblink/knoblink.yaml, else ~/.config/...") {
+  TempDir dir;
+  Listener blender;
+  Pty pty;
+  const std::string xdg = dir.file("xdg"), home = dir.file("home");
+  SECTION("missing: a clear error naming the path, exit 1") {
+    Process p({"/usr/bin/env", "XDG_CONFIG_HOME=" + xdg, "HOME=" + home, kBin, "run"}, dir.file("run.log"));
+    REQUIRE(p.wait(10s) == std::optional<int>(1));
+    CHECK_THAT(p.log(), Catch::Contains("the default mapping file " + xdg + "/knoblink/knoblink.yaml does not exist"));
+    Process q({"/usr/bin/env", "-u", "XDG_CONFIG_HOME", "HOME=" + home, kBin, "run"}, dir.file("run2.log"));
+    REQUIRE(q.wait(10s) == std::optional<int>(1));
+    CHECK_THAT(q.log(), Catch::Contains(home + "/.config/knoblink/knoblink.yaml does not exist"));
+  }
+  SECTION("present: it runs with it") {
+    std::filesystem::create_directories(xdg + "/knoblink");
+    const auto cfg = dir.write("xdg/knoblink/knoblink.yaml", mapping(blender.port(), pty.slave(), "context.scene.a"));
+    Process p({"/usr/bin/env", "XDG_CONFIG_HOME=" + xdg, "HOME=" + home, kBin, "run"}, dir.file("run.log"));
+    auto conn = accept_hello(blender);
+    REQUIRE(wait_until([&] { return p.log().find("knoblink running with " + cfg) != std::string::npos; }, 10s));
     p.signal(SIGTERM);
     CHECK(p.wait(5s) == std::optional<int>(0));
   }
