@@ -1,4 +1,5 @@
-// decode (SerialSession, fed as SerialSource feeds it) -> remember (DeviceMemory) -> map -> coalesce -> serialize,
+// decode (SerialSession, fed as SerialSource feeds it) -> remember (DeviceMemory) -> map -> coalesce -> serialize
+// (and time each command read -> sent, as the link does),
 // per event, on one core; heap allocations per event counted by replacing the global operator new.
 //   build/bench/pipeline_bench [events]
 #include <chrono>
@@ -10,6 +11,7 @@
 #include "bench/alloc_count.hpp"
 #include "bridge/config.hpp"
 #include "bridge/device_memory.hpp"
+#include "bridge/latency.hpp"
 #include "bridge/mapper.hpp"
 #include "bridge/link_codec.hpp"
 #include "bridge/outbox.hpp"
@@ -102,6 +104,8 @@ mappings:
   std::string wire;
   wire.reserve(1 << 20);
   std::uint64_t next_ack = 1, decoded = 0;
+  std::int64_t now = 0;
+  LatencyStage read_to_sent;  // what the link times for every command made by a read
   // What SerialSource does: the session decodes each read and hands the events to the
   // bridge, which maps them; the link writes whenever the socket is free (every 16 events here).
   DeviceMemory memory;  // as Bridge::on_event: each value remembered (the replug snapshot)
@@ -110,14 +114,16 @@ mappings:
     ++decoded;
     if ((decoded & 15) == 0) {
       wire.clear();
-      while (const auto o = outbox.pop()) codec::append_command(wire, o->cmd, targets, o->id);
+      while (const auto o = outbox.pop()) {
+        codec::append_command(wire, o->cmd, targets, o->id);
+        if (o->cmd.t_us != 0) read_to_sent.record(now - o->cmd.t_us);
+      }
       while (outbox.unacked() > 0) outbox.ack(next_ack++);  // the add-on's answers
     }
   };
   MapSink<decltype(on_event)> sink(on_event);
   SerialSession session(0, "box", std::nullopt, sink);
   session.open("/dev/null", "bench", false);
-  std::int64_t now = 0;
   const auto run_pass = [&] {
     for (std::size_t at = 0; at < stream.size(); at += 512)  // SerialSource reads at most 512 bytes
       session.feed(std::string_view(stream).substr(at, 512), now += 100);
@@ -139,5 +145,6 @@ mappings:
   std::printf("commands pushed %llu, merged %llu, sent %llu\n",
               static_cast<unsigned long long>(outbox.stats().pushed), static_cast<unsigned long long>(outbox.stats().merged),
               static_cast<unsigned long long>(outbox.stats().sent));
+  std::printf("commands timed read -> sent: %llu\n", static_cast<unsigned long long>(read_to_sent.total().n));
   return 0;
 }

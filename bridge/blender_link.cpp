@@ -4,6 +4,8 @@
 #include <asio/write.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace knoblink {
 
 namespace {
@@ -150,6 +152,7 @@ bool BlenderLink::on_line(std::string_view line, std::uint64_t gen) {
     }
     timer_.cancel();
     state_ = State::up;
+    takes_status_ = std::find(a.features.begin(), a.features.end(), "status") != a.features.end();
     backoff_ = opt_.min_backoff;
     last_failure_.clear();
     outbox_.on_connect();
@@ -178,6 +181,7 @@ bool BlenderLink::on_line(std::string_view line, std::uint64_t gen) {
       }
       break;
     }
+    case Kind::latency: listener_.on_latency(a.stage, a.figures); break;
     case Kind::learn: listener_.on_learn(a.learn, a.message); break;
     case Kind::forget: listener_.on_forget(a.path, a.message); break;
     case Kind::hello:
@@ -199,6 +203,13 @@ void BlenderLink::set_watched(std::vector<std::uint32_t> watched) {
   do_write();
 }
 
+bool BlenderLink::send_status(std::string_view line) {
+  if (!takes_status()) return false;
+  watch_lines_.append(line);
+  do_write();
+  return true;
+}
+
 void BlenderLink::send_line(std::string line) {
   if (state_ != State::up) {
     spdlog::warn("blender: not connected; dropped the answer {}", line.substr(0, line.find('\n')));
@@ -216,9 +227,14 @@ void BlenderLink::do_write() {
   if (writing_ || state_ != State::up) return;
   wbuf_.clear();
   wbuf_.swap(watch_lines_);
+  batch_reads_.clear();  // keeps its capacity: no allocation per event once it has grown
   while (wbuf_.size() < kWriteChunk)
-    if (const auto o = outbox_.pop()) codec::append_command(wbuf_, o->cmd, targets_, o->id);
-    else break;
+    if (const auto o = outbox_.pop()) {
+      codec::append_command(wbuf_, o->cmd, targets_, o->id);
+      if (o->cmd.t_us != 0) batch_reads_.push_back(o->cmd.t_us);
+    } else {
+      break;
+    }
   if (wbuf_.empty()) return;
   writing_ = true;
   const auto gen = generation_;
@@ -226,6 +242,9 @@ void BlenderLink::do_write() {
     if (gen != generation_) return;
     writing_ = false;
     if (ec) return fail("write failed: " + ec.message());
+    // Every byte is with the kernel now: the stage ends here (docs/performance.md).
+    const auto now = monotonic_us();
+    for (const auto t : batch_reads_) read_to_sent_.record(now - t);
     do_write();
   });
 }

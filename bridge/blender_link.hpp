@@ -18,6 +18,7 @@
 
 #include "bridge/command.hpp"
 #include "bridge/discovery.hpp"
+#include "bridge/latency.hpp"
 #include "bridge/link_codec.hpp"
 #include "knoblink/version.hpp"
 #include "bridge/outbox.hpp"
@@ -51,6 +52,11 @@ class LinkListener {
   virtual void on_watched(std::uint32_t target, std::optional<double> value) = 0;
   /// The add-on answered an error (for a command, or about a line).
   virtual void on_remote_error(const std::string& text) = 0;
+  /// The add-on reported one of its own stages' latency ({"ev":"latency"}, docs/protocol.md).
+  virtual void on_latency(const std::string& stage, const StageStatus& figures) {
+    (void)stage;
+    (void)figures;
+  }
   /// Blender asks to learn a property (error: why the event is unusable, else empty).
   virtual void on_learn(const LearnRequest& /*request*/, const std::string& /*error*/) {}
   /// Blender asks to forget the mappings of path (error: why the event is unusable, else empty).
@@ -76,6 +82,13 @@ class BlenderLink {
   /// Targets to watch for feedback on each (re)connection (and now, when connected).
   void set_watched(std::vector<std::uint32_t> watched);
   bool up() const { return state_ == State::up; }
+  /// Whether the connected add-on takes status and mappings lines (its hello lists "status").
+  bool takes_status() const { return up() && takes_status_; }
+  /// Writes one line (a status or mappings line, with its newline) ahead of queued commands;
+  /// false, and nothing is sent, when the link is down or the add-on does not take status.
+  bool send_status(std::string_view line);
+  /// Device read -> written to the socket, for every command made by a device read.
+  LatencyStage& read_to_sent() { return read_to_sent_; }
   /// Connections lost after having been up.
   std::uint64_t reconnects() const { return reconnects_; }
 
@@ -103,7 +116,10 @@ class BlenderLink {
   bool writing_ = false;
   codec::LineReader reader_;
   std::string wbuf_;
-  std::string watch_lines_;  ///< watch commands (and answers) to write before commands
+  std::string watch_lines_;  ///< watch commands, status lines and answers to write before commands
+  std::vector<std::int64_t> batch_reads_;  ///< read times of the commands in the write in flight
+  LatencyStage read_to_sent_;
+  bool takes_status_ = false;
   std::array<char, 8192> rbuf_{};
   std::vector<std::uint32_t> watched_;
   std::chrono::milliseconds backoff_;

@@ -4,11 +4,16 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <memory>
 #include <random>
-
 #include <sstream>
+#include <type_traits>
+#include <variant>
+
+#include "bridge/link_codec.hpp"
 
 namespace knoblink {
 
@@ -23,6 +28,36 @@ std::string new_session() {
     out += buf;
   }
   return out;
+}
+
+/// The status is sent at most this often (docs/protocol.md, "Status").
+constexpr auto kStatusGap = std::chrono::milliseconds(250);
+/// Latency windows close every kWindowTicks housekeeping seconds.
+constexpr unsigned kWindowTicks = 5;
+
+double unix_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+/// The file's bytes, or nullopt when it cannot be read.
+std::optional<std::string> read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return std::nullopt;
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+const char* kind_name(const DeviceKindConfig& k) {
+  return std::visit(
+      [](const auto& c) -> const char* {
+        using T = std::decay_t<decltype(c)>;
+        if constexpr (std::is_same_v<T, SerialConfig>) return "serial";
+        else if constexpr (std::is_same_v<T, HidConfig>) return "hid";
+        else if constexpr (std::is_same_v<T, MidiConfig>) return "midi";
+        else return "osc";
+      },
+      k);
 }
 }  // namespace
 
@@ -45,12 +80,19 @@ void Bridge::open_devices() {
   stop_devices();
   devices_.resize(config_.devices.size());
   output_errors_.assign(config_.devices.size(), {});
+  device_state_.assign(config_.devices.size(), "retrying");
   for (std::size_t i = 0; i < config_.devices.size(); ++i) {
     std::string error;
     devices_[i] = make_device(device_context_, static_cast<std::uint16_t>(i), config_.devices[i], *this, error);
-    if (devices_[i]) devices_[i]->start();
-    else spdlog::error("{}", error);
+    if (devices_[i]) {
+      devices_[i]->start();
+    } else {
+      device_state_[i] = "failed";
+      spdlog::error("{}", error);
+      note_error(error);
+    }
   }
+  status_changed();
 }
 
 LinkOptions Bridge::link_options() const {
@@ -65,6 +107,7 @@ void Bridge::start() {
   link_->set_watched(mapper_->watched());
   link_->start();
   open_devices();
+  arm_housekeeping();
 }
 
 void Bridge::stop_devices() {
@@ -75,6 +118,9 @@ void Bridge::stop_devices() {
 
 void Bridge::stop() {
   tick_timer_.cancel();
+  status_timer_.cancel();
+  housekeeping_.cancel();
+  status_armed_ = false;
   learn_timer_.cancel();
   armed_.reset();
   stop_devices();
@@ -82,6 +128,8 @@ void Bridge::stop() {
 }
 
 void Bridge::reload(Config config) {
+  ++reloads_;  // before apply(), which sends the status
+  config_errors_.clear();
   apply(std::move(config), "reloaded");
   file_text_ = config_.text;
 }
@@ -115,6 +163,29 @@ void Bridge::apply(Config config, const char* why) {
   if (!same_devices) open_devices();
   spdlog::info("{} {}: {} devices ({}), {} mappings", why, config_.file, config_.devices.size(),
                same_devices ? "kept open" : "reopened", config_.mappings.size());
+  layer_changes_seen_ = mapper_->layer_changes();
+  send_status(true);  // the panel shows the new mappings at once
+}
+
+bool Bridge::reload_file() {
+  const auto text = read_file(config_.file);
+  if (text && *text == file_text_) {  // a save without changes, or SIGHUP after a save already reloaded
+    spdlog::info("{} is unchanged since it was last read; nothing to reload", config_.file);
+    return config_errors_.empty();
+  }
+  file_text_ = text.value_or("");
+  auto r = text ? load_config_text(*text, config_.file) : load_config_file(config_.file);
+  if (!r.config) {
+    for (const auto& e : r.errors) spdlog::error("reload: {}", e);
+    spdlog::error("reload: {} has {} problem{}; keeping the running config", config_.file, r.errors.size(),
+                  r.errors.size() == 1 ? "" : "s");
+    config_errors_ = std::move(r.errors);
+    status_changed();
+    return false;
+  }
+  if (overrides_) overrides_(*r.config);
+  reload(std::move(*r.config));
+  return true;
 }
 
 std::vector<std::string> Bridge::device_lines() const {
@@ -129,6 +200,89 @@ std::vector<std::string> Bridge::device_lines() const {
                   (d.counters.empty() ? "" : ", " + d.counters));
   }
   return out;
+}
+
+Status Bridge::status() const {
+  Status s;
+  s.file = config_.file;
+  s.reloads = reloads_;
+  s.config_errors = config_errors_;
+  for (std::size_t i = 0; i < config_.devices.size(); ++i) {
+    DeviceStatus d;
+    d.name = config_.devices[i].name;
+    d.kind = kind_name(config_.devices[i].kind);
+    d.state = i < device_state_.size() ? device_state_[i] : "retrying";
+    if (i < devices_.size() && devices_[i]) {
+      const auto desc = devices_[i]->describe();
+      d.attached = d.state == "open" ? desc.attached : "";
+      d.detail = desc.state;
+    } else {
+      d.detail = "not opened";
+    }
+    s.devices.push_back(std::move(d));
+  }
+  for (std::size_t i = 0; i < config_.layers.size(); ++i) s.layers.push_back({config_.layers[i].name, mapper_->layer_on(i)});
+  s.errors = errors_.entries();
+  if (config_.record) s.record = mapper_->recording();
+  if (link_) {
+    s.read_to_sent.window = link_->read_to_sent().last_window();
+    s.read_to_sent.total = link_->read_to_sent().total();
+    s.read_to_sent.window_s = kWindowTicks;
+  }
+  return s;
+}
+
+std::string Bridge::latency_line() const {
+  std::string out = "device read -> sent: ";
+  if (link_) {
+    const auto& st = link_->read_to_sent();
+    out += "last 5 s " + to_string(st.last_window()) + "; since start " + to_string(st.total());
+  } else {
+    out += "none";
+  }
+  out += " | Blender received -> applied: ";
+  if (addon_stage_name_.empty()) out += "not reported";
+  else out += "last 5 s " + to_string(addon_stage_.window) + "; since start " + to_string(addon_stage_.total);
+  return out;
+}
+
+void Bridge::note_error(std::string_view text) {
+  errors_.add(text, unix_now());
+  status_changed();
+}
+
+void Bridge::status_changed() {
+  if (status_armed_ || !link_ || !link_->takes_status()) return;
+  const auto due = last_status_at_ + kStatusGap;
+  status_armed_ = true;
+  status_timer_.expires_at(std::max(due, std::chrono::steady_clock::now()));
+  status_timer_.async_wait([this](const asio::error_code& ec) {
+    if (ec) return;
+    status_armed_ = false;
+    send_status(false);
+  });
+}
+
+void Bridge::send_status(bool with_mappings) {
+  if (!link_ || !link_->takes_status()) return;
+  std::string line;
+  if (with_mappings) codec::append_mappings(line, config_);
+  std::string st;
+  codec::append_status(st, status());
+  if (!with_mappings && st == last_status_) return;
+  last_status_ = st;
+  line += st;
+  if (link_->send_status(line)) last_status_at_ = std::chrono::steady_clock::now();
+}
+
+void Bridge::arm_housekeeping() {
+  housekeeping_.expires_after(std::chrono::seconds(1));
+  housekeeping_.async_wait([this](const asio::error_code& ec) {
+    if (ec) return;
+    if (++housekeeping_ticks_ % kWindowTicks == 0 && link_) link_->read_to_sent().roll();
+    status_changed();  // a device's details, a closed window: sent only when the line differs
+    arm_housekeeping();
+  });
 }
 
 std::string Bridge::counters_line() const {
@@ -166,6 +320,11 @@ void Bridge::on_event(const ControlEvent& e) {
   } else {
     link_->kick();
     arm_tick();  // a long press or a deflected stick: due later
+  }
+  if (mapper_->layer_changes() != layer_changes_seen_ || mapper_->recording() != recording_seen_) {
+    layer_changes_seen_ = mapper_->layer_changes();
+    recording_seen_ = mapper_->recording();
+    status_changed();
   }
   learn_from(e);  // after the mapping: the touch itself is not sent through the new one
 }
@@ -248,6 +407,7 @@ void Bridge::learn(const LearnRequest& request, const Touched& touched) {
   std::optional<Config> live;
   if (const auto text = mapping_edit::append_entry(config_.text, made.entry, error)) {
     auto loaded = load_config_text(text->text, config_.file);
+    if (loaded.config && overrides_) overrides_(*loaded.config);
     if (loaded.config) live = std::move(loaded.config);
     else error = loaded.errors.front();
   }
@@ -317,6 +477,7 @@ void Bridge::on_forget(const std::string& path, const std::string& error) {
   std::optional<Config> live;
   if (const auto text = mapping_edit::remove_entries(config_.text, lines, why)) {
     auto loaded = load_config_text(text->text, config_.file);
+    if (loaded.config && overrides_) overrides_(*loaded.config);
     if (loaded.config) live = std::move(loaded.config);
     else why = loaded.errors.front();
   }
@@ -364,10 +525,15 @@ void log_notice(Severity severity, std::string_view text) {
   }
 }
 
-void Bridge::on_notice(std::uint16_t, Severity severity, std::string_view text) { log_notice(severity, text); }
+void Bridge::on_notice(std::uint16_t, Severity severity, std::string_view text) {
+  log_notice(severity, text);
+  if (severity >= Severity::warning) note_error(text);
+}
 
 void Bridge::on_connection(std::uint16_t device, bool connected) {
   memory_.forget_written(device);  // (re)opened or gone: it has none of its outputs now
+  if (device < device_state_.size()) device_state_[device] = connected ? "open" : "lost";
+  status_changed();
   if (!connected) {
     ++counters_.device_reconnects;
     return;
@@ -395,17 +561,25 @@ void Bridge::on_control(std::uint16_t device, const ControlInfo& info) {
 void Bridge::on_malformed(std::uint16_t, std::string_view what) {
   ++counters_.malformed;
   spdlog::warn("{}", what);
+  note_error(what);
 }
 
 void Bridge::on_link_up(const std::string& server, const std::string& blender) {
   mapper_->on_record_state(false);  // a Blender that records says so right after the hello
   spdlog::info("blender: connected to {} (Blender {}); resending {} latest values, {} queued", server, blender,
                outbox_->stats().resynced, outbox_->pending());
+  send_status(true);  // once after every connect: the mappings, then the status
+}
+
+void Bridge::on_latency(const std::string& stage, const StageStatus& figures) {
+  addon_stage_name_ = stage;
+  addon_stage_ = figures;
 }
 
 void Bridge::on_record(bool on) {
   if (on != mapper_->recording()) spdlog::info("blender: recording {}", on ? "on" : "off");
   mapper_->on_record_state(on);
+  status_changed();
 }
 
 void Bridge::on_link_down(const std::string& why) {
@@ -427,8 +601,13 @@ void Bridge::send_output(std::uint16_t device, const Name& control, std::int32_t
   memory_.output_written(device, control, result.ok());
   std::string& last = output_errors_[device];
   if (!result.ok() && result.error != last) {
-    if (result.away) spdlog::info("{}.{}: {}", config_.devices[device].name, control.view(), result.error);
-    else spdlog::warn("{}.{}: {}", config_.devices[device].name, control.view(), result.error);
+    const auto text = config_.devices[device].name + "." + control.str() + ": " + result.error;
+    if (result.away) {
+      spdlog::info("{}", text);  // written again when the device is back: not a problem to show
+    } else {
+      spdlog::warn("{}", text);
+      note_error(text);
+    }
   }
   last = std::move(result.error);  // a repeated error is told once
 }
@@ -453,6 +632,8 @@ void Bridge::arm_tick() {
 
 void Bridge::on_remote_error(const std::string& text) {
   if (text == last_remote_error_) {
+    errors_.add("Blender refused " + text, unix_now());  // counted, not logged again
+    status_changed();
     if (++repeated_remote_errors_ % 100 == 0)
       spdlog::warn("blender: the same error {} more times: {}", repeated_remote_errors_, text);
     return;
@@ -460,6 +641,7 @@ void Bridge::on_remote_error(const std::string& text) {
   repeated_remote_errors_ = 0;
   last_remote_error_ = text;
   spdlog::warn("blender: {}", text);
+  note_error("Blender refused " + text);  // the panel shows it (docs/blender.md)
 }
 
 }  // namespace knoblink

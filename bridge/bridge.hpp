@@ -5,6 +5,7 @@
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "bridge/learn.hpp"
 #include "bridge/mapper.hpp"
 #include "bridge/outbox.hpp"
+#include "bridge/status.hpp"
 #include "devices/device_source.hpp"
 #include "devices/event_sink.hpp"
 
@@ -45,8 +47,20 @@ class Bridge final : public EventSink, public LinkListener {
   /// names the same ones (else they are reopened), the Blender link when its address is the
   /// same; queued discrete commands are kept.
   void reload(Config config);
+  /// Reads the mapping file again (a save, SIGHUP) and reload()s it when its bytes differ from
+  /// those last read; a broken file keeps the running mapping, and its problems (file:line:col)
+  /// are logged and go into the status. False when broken.
+  bool reload_file();
+  /// Applied to every config the bridge loads itself (reload_file, learn, forget): what the
+  /// command line overrides in the file (`knoblink run --blender-port`).
+  void set_overrides(std::function<void(Config&)> overrides) { overrides_ = std::move(overrides); }
   /// One line with every counter.
   std::string counters_line() const;
+  /// The stage latencies: device read -> sent (bridge), received -> applied (what the add-on
+  /// last reported); each over the last 5 s window and since the start.
+  std::string latency_line() const;
+  /// What the KnobLink panel is told now (docs/protocol.md, "Status").
+  Status status() const;
   /// One line per device: its name, kind, where it is attached and its state.
   std::vector<std::string> device_lines() const;
 
@@ -61,6 +75,7 @@ class Bridge final : public EventSink, public LinkListener {
   void on_link_down(const std::string& why) override;
   void on_watched(std::uint32_t target, std::optional<double> value) override;
   void on_remote_error(const std::string& text) override;
+  void on_latency(const std::string& stage, const StageStatus& figures) override;
   void on_learn(const LearnRequest& request, const std::string& error) override;
   void on_forget(const std::string& path, const std::string& error) override;
   void on_record(bool on) override;
@@ -77,6 +92,15 @@ class Bridge final : public EventSink, public LinkListener {
   /// Arms the timer for the mapper's next tick (none when nothing is due).
   void arm_tick();
   void stop_devices();
+  /// A problem for the user: logged by the caller, kept for the status.
+  void note_error(std::string_view text);
+  /// Something the status shows changed: send it soon (at most every kStatusGap).
+  void status_changed();
+  /// Sends the status if it differs from the last one sent (with_mappings: the mappings
+  /// line first, and the status even when unchanged).
+  void send_status(bool with_mappings);
+  /// Every second: device details, and every 5 s the latency window.
+  void arm_housekeeping();
   /// Makes config the running one (devices kept open when they are the same); why: for the log.
   void apply(Config config, const char* why);
   /// A waiting learn sees every event, snapshot values as positions (docs/protocol.md, "Learn and forget").
@@ -103,12 +127,29 @@ class Bridge final : public EventSink, public LinkListener {
   const std::string session_;  ///< this run's hello session: ids are applied once across reconnects
   Learner learner_;
   asio::steady_timer learn_timer_{io_};
-  /// The mapping file's text as the bridge last loaded or wrote it; a learned mapping that
-  /// could not be written is live (config_.text) but not here.
+  /// The mapping file's bytes as the bridge last read (reload_file: broken ones too) or wrote
+  /// them; a learned mapping that could not be written is live (config_.text) but not here.
+  /// A save (or learn's own write) that leaves them as they are is no reload.
   std::string file_text_;
+  std::function<void(Config&)> overrides_;
   Counters counters_;
   std::string last_remote_error_;
   std::uint64_t repeated_remote_errors_ = 0;
+  // The status (docs/protocol.md, "Status").
+  std::vector<std::string> device_state_;   ///< by device index: open | lost | retrying | failed
+  ErrorLog errors_;
+  std::vector<std::string> config_errors_;  ///< the last failed reload's problems
+  std::uint64_t reloads_ = 0;
+  std::uint64_t layer_changes_seen_ = 0;
+  bool recording_seen_ = false;             ///< the record switch as the status last showed it
+  std::string last_status_;                 ///< the status line last sent
+  std::chrono::steady_clock::time_point last_status_at_{};
+  bool status_armed_ = false;
+  asio::steady_timer status_timer_{io_};
+  asio::steady_timer housekeeping_{io_};
+  unsigned housekeeping_ticks_ = 0;
+  std::string addon_stage_name_;            ///< what the add-on last reported
+  StageStatus addon_stage_;
 };
 
 }  // namespace knoblink

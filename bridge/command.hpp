@@ -28,7 +28,13 @@ struct Command {
   std::uint32_t target = 0;
   double value = 0;
   std::uint32_t arg = kNoArg;
-  friend bool operator==(const Command&, const Command&) = default;
+  /// When the device read that made it (ControlEvent::t_us); 0: not made by a read (a timer's
+  /// rate step or long press, a resend after a reconnect), so not measured (docs/performance.md).
+  std::int64_t t_us = 0;
+  /// The same command: what it does, whenever it was read (t_us is not compared).
+  friend bool operator==(const Command& a, const Command& b) {
+    return a.op == b.op && a.target == b.target && a.value == b.value && a.arg == b.arg;
+  }
 };
 
 /// Receives commands from the mapping: the outbound queue, or a recorder in tests.

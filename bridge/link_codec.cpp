@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <charconv>
+#include <algorithm>
 #include <cmath>
 
 #include "bridge/data_path.hpp"
@@ -41,6 +42,36 @@ std::string text_of(const nlohmann::json& j, const char* key, const char* fallba
   return it->is_string() ? it->get<std::string>() : it->dump();
 }
 
+nlohmann::json summary_json(const LatencySummary& s) {
+  return {{"n", s.n}, {"p50_us", s.p50_us}, {"p99_us", s.p99_us}, {"max_us", s.max_us}};
+}
+
+LatencySummary summary_of(const nlohmann::json& j) {
+  LatencySummary s;
+  if (!j.is_object()) return s;
+  const auto get = [&](const char* key) -> std::int64_t {
+    const auto it = j.find(key);
+    return it != j.end() && it->is_number() ? static_cast<std::int64_t>(it->get<double>()) : 0;
+  };
+  s.n = static_cast<std::uint64_t>(std::max<std::int64_t>(0, get("n")));
+  s.p50_us = get("p50_us");
+  s.p99_us = get("p99_us");
+  s.max_us = get("max_us");
+  return s;
+}
+
+const char* action_name(Action::Kind k) {
+  switch (k) {
+    case Action::Kind::call: return "call";
+    case Action::Kind::keyframe: return "keyframe";
+    case Action::Kind::toggle: return "toggle";
+    case Action::Kind::set: return "set";
+    case Action::Kind::cycle: return "cycle";
+    case Action::Kind::none: break;
+  }
+  return "none";
+}
+
 /// ev learn / forget: the path checked against the grammar, the kind and range against the contract.
 void decode_learn(const nlohmann::json& j, Answer& a) {
   const bool learn = j["ev"] == "learn";
@@ -74,6 +105,61 @@ void decode_learn(const nlohmann::json& j, Answer& a) {
 }
 
 }  // namespace
+
+void append_status(std::string& out, const Status& s) {
+  nlohmann::json devices = nlohmann::json::array(), layers = nlohmann::json::array(),
+                 errors = nlohmann::json::array();
+  for (const auto& d : s.devices)
+    devices.push_back({{"name", d.name}, {"kind", d.kind}, {"state", d.state}, {"attached", d.attached},
+                       {"detail", d.detail}});
+  for (const auto& l : s.layers) layers.push_back({{"name", l.name}, {"on", l.on}});
+  for (const auto& e : s.errors) errors.push_back({{"text", e.text}, {"count", e.count}, {"at", e.at}});
+  nlohmann::json j = {{"op", "status"},
+                      {"file", s.file},
+                      {"reloads", s.reloads},
+                      {"config_errors", s.config_errors},
+                      {"devices", devices},
+                      {"layers", layers},
+                      {"errors", errors}};
+  if (s.record) j["record"] = *s.record;
+  auto stage = summary_json(s.read_to_sent.window);
+  stage["window_s"] = s.read_to_sent.window_s;
+  stage["total"] = summary_json(s.read_to_sent.total);
+  j["latency"] = {{"read_to_sent", stage}};
+  // Text from files and devices may hold any bytes: never fail on invalid UTF-8.
+  out += j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  out += '\n';
+}
+
+void append_mappings(std::string& out, const Config& config) {
+  nlohmann::json list = nlohmann::json::array();
+  const auto control = [&](const ControlRef& c) { return config.devices[c.device].name + "." + c.control.str(); };
+  for (const auto& m : config.mappings) {
+    nlohmann::json base = {{"control", control(m.control)}, {"line", m.line}};
+    if (m.layer >= 0) base["layer"] = config.layers[static_cast<std::size_t>(m.layer)].name;
+    if (m.led) base["led"] = control(*m.led);
+    const auto add = [&](const char* does, const std::string& target, const char* on) {
+      auto e = base;
+      e["does"] = does;
+      e["target"] = target;
+      if (on) e["on"] = on;
+      list.push_back(std::move(e));
+    };
+    if (m.as<SetMapping>()) add("set", m.path(), nullptr);
+    else if (m.as<AddMapping>()) add("add", m.path(), nullptr);
+    else if (m.as<RateMapping>()) add("rate", m.path(), nullptr);
+    else if (const auto* b = m.as<ButtonMapping>()) {
+      for (const auto& [a, on] : {std::pair{&b->press, "press"}, std::pair{&b->release, "release"},
+                                  std::pair{&b->long_press, "long"}})
+        if (a->kind != Action::Kind::none) add(action_name(a->kind), a->target, on);
+    } else if (m.as<WatchMapping>()) {
+      add("watch", m.watch_path, nullptr);
+    }
+  }
+  nlohmann::json j = {{"op", "mappings"}, {"file", config.file}, {"mappings", list}};
+  out += j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  out += '\n';
+}
 
 void append_learn_answer(std::string& out, const LearnAnswer& a) {
   nlohmann::json j = {{"op", a.op}, {"path", a.path}};
@@ -135,6 +221,9 @@ Answer decode_answer(std::string_view line) {
     a.kind = Answer::Kind::hello;
     a.server = text_of(j, "server", "?");
     a.blender = text_of(j, "blender", "?");
+    if (const auto f = j.find("features"); f != j.end() && f->is_array())
+      for (const auto& x : *f)
+        if (x.is_string()) a.features.push_back(x.get<std::string>());
     return a;
   }
   if (const auto ev = j.find("ev"); ev != j.end()) {
@@ -143,6 +232,12 @@ Answer decode_answer(std::string_view line) {
       a.kind = Answer::Kind::value;
       a.path = path->get<std::string>();
       a.value = as_number(j.value("value", nlohmann::json()));
+    } else if (*ev == "latency" && j.contains("stage") && j["stage"].is_string()) {
+      a.kind = Answer::Kind::latency;
+      a.stage = j["stage"].get<std::string>();
+      a.figures.window = summary_of(j);
+      a.figures.total = summary_of(j.value("total", nlohmann::json()));
+      if (const auto w = j.find("window_s"); w != j.end() && w->is_number()) a.figures.window_s = w->get<double>();
     } else if (*ev == "learn" || *ev == "forget") {
       decode_learn(j, a);
     } else if (*ev == "record") {

@@ -9,7 +9,11 @@
 #include <string>
 #include <string_view>
 
+#include <vector>
+
 #include "bridge/command.hpp"
+#include "bridge/config.hpp"
+#include "bridge/status.hpp"
 #include "bridge/learn.hpp"
 
 namespace knoblink::codec {
@@ -25,6 +29,13 @@ void append_hello(std::string& out, std::string_view client, std::string_view to
 /// the target's JSON text comes from the TargetTable.
 void append_command(std::string& out, const Command& c, const TargetTable& targets, std::uint64_t id);
 
+/// Appends the status line for the KnobLink panel: {"op":"status",...} (docs/protocol.md, "Status").
+/// Sent only to an add-on whose hello answer lists the "status" feature.
+void append_status(std::string& out, const Status& s);
+/// Appends {"op":"mappings","file":F,"mappings":[...]}: every control -> target of the mapping,
+/// for the panel (sent with the status, after a connect and after each reload).
+void append_mappings(std::string& out, const Config& config);
+
 /// One line from the add-on.
 struct Answer {
   enum class Kind {
@@ -32,6 +43,7 @@ struct Answer {
     ok,         ///< {"id":N,"ok":true}
     error,      ///< {"id":N,"error":code,"message":...} (has_id false: about a line, not a command)
     value,      ///< {"ev":"value","path":P,"value":V}: number (vectors: 1 if any element is non-zero) or nullopt
+    latency,    ///< {"ev":"latency","stage":S,...}: the add-on's own stage (received -> applied)
     learn,      ///< {"ev":"learn","path":P,"kind":K,"min":lo,"max":hi}: learn (message: why it is unusable)
     forget,     ///< {"ev":"forget","path":P}: forget P's mappings (message: why it is unusable)
     record,     ///< {"ev":"record","on":B}: recording on (value 1) or off (0) in Blender
@@ -42,6 +54,9 @@ struct Answer {
   bool has_id = false;
   std::uint64_t id = 0;
   std::string server, blender;  ///< hello
+  std::vector<std::string> features;  ///< hello: what the add-on takes beyond v1 ("status")
+  std::string stage;            ///< latency: the stage's name
+  StageStatus figures;          ///< latency
   std::string code, message;    ///< error (message also for malformed)
   std::string path;             ///< value, learn, forget
   std::optional<double> value;  ///< value; record: 1 or 0

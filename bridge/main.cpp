@@ -23,6 +23,7 @@
 #include "bridge/demo.hpp"
 #include "bridge/devices.hpp"
 #include "bridge/discovery.hpp"
+#include "bridge/file_watch.hpp"
 #include "knoblink/version.hpp"
 
 using namespace knoblink;
@@ -133,36 +134,35 @@ int cmd_run(std::string file, int verbosity, const RunOverrides& overrides) {
   overrides.apply(*cfg);
   asio::io_context io(1);
   Bridge bridge(io, std::move(*cfg));
+  bridge.set_overrides([&overrides](Config& c) { overrides.apply(c); });  // reloads, learn and forget too
   bridge.start();
+  // Reload on save (docs/mapping.md, "Reloading"); SIGHUP reloads too.
+  FileWatch watch(io, file, [&] { bridge.reload_file(); });
+  if (std::string why; !watch.start(why)) spdlog::warn("{}", why);
   asio::steady_timer stats(io);
   std::function<void()> tick = [&] {
     stats.expires_after(std::chrono::seconds(5));
     stats.async_wait([&](const asio::error_code& ec) {
       if (ec) return;
       spdlog::debug("counters: {}", bridge.counters_line());
+      spdlog::debug("latency: {}", bridge.latency_line());
       tick();
     });
   };
   if (verbosity > 0) tick();
-  spdlog::info("knoblink running with {}; Ctrl-C stops, SIGHUP reloads, SIGUSR1 prints counters", file);
+  spdlog::info("knoblink running with {}; reloads when it is saved or on SIGHUP; Ctrl-C stops, SIGUSR1 prints "
+               "counters and latencies", file);
   run_until_signalled(
       io,
       [&] {
         stats.cancel();
+        watch.stop();
         bridge.stop();
       },
-      [&] {
-        auto r = load_config_file(file);
-        if (!r.config) {
-          for (const auto& e : r.errors) spdlog::error("reload: {}", e);
-          spdlog::error("reload: {} has {} problems; keeping the running config", file, r.errors.size());
-          return;
-        }
-        overrides.apply(*r.config);
-        bridge.reload(std::move(*r.config));
-      },
+      [&] { bridge.reload_file(); },
       [&] {
         spdlog::info("counters: {}", bridge.counters_line());
+        spdlog::info("latency: {}", bridge.latency_line());
         for (const auto& line : bridge.device_lines()) spdlog::info("device {}", line);
       });
   std::cerr << "counters: " << bridge.counters_line() << "\n";

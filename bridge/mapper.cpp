@@ -119,6 +119,7 @@ void Mapper::on_reconnect(std::uint16_t device) {
 bool Mapper::set_layer(std::size_t layer, bool on) {
   if (layer_on_[layer] == on) return false;
   layer_on_[layer] = on;
+  ++layer_changes_;
   const auto& l = cfg_.layers[layer];
   if (l.led && outputs_) outputs_({l.led->device, l.led->control, on ? 1 : 0});
   return true;
@@ -157,6 +158,23 @@ bool Mapper::on_switch(const ControlEvent& e) {
   return true;
 }
 
+namespace {
+/// Gives each command the read time of the event that made it (Command::t_us).
+class Stamped final : public CommandSink {
+ public:
+  Stamped(CommandSink& out, std::int64_t t_us) : out_(out), t_us_(t_us) {}
+  void push(const Command& c) override {
+    Command d = c;
+    d.t_us = t_us_;
+    out_.push(d);
+  }
+
+ private:
+  CommandSink& out_;
+  std::int64_t t_us_;
+};
+}  // namespace
+
 bool Mapper::on_record_switch(const ControlEvent& e, CommandSink& out) {
   const auto& r = *cfg_.record;
   if (r.toggle.device != e.device || !(r.toggle.control == e.control)) return false;
@@ -177,7 +195,8 @@ void Mapper::show_record() {
     outputs_({cfg_.record->led->device, cfg_.record->led->control, recording_ ? 1 : 0});
 }
 
-bool Mapper::on_event(const ControlEvent& e, CommandSink& out) {
+bool Mapper::on_event(const ControlEvent& e, CommandSink& sink) {
+  Stamped out(sink, e.t_us);
   if (cfg_.record && on_record_switch(e, out)) return true;
   if (!switches_.empty() && on_switch(e)) return true;
   // A control's mappings in a layer that is on replace its mappings without a layer.

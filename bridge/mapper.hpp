@@ -36,7 +36,8 @@ class Mapper {
   /// cfg must outlive the mapper. outputs receives layer LEDs (may be empty).
   Mapper(const Config& cfg, TargetTable& targets, OutputFn outputs = {});
 
-  /// Maps one event; pushes zero or more commands. Returns false when no mapping or layer uses the control.
+  /// Maps one event; pushes zero or more commands, each with the event's t_us. Returns false
+  /// when no mapping or layer uses the control.
   bool on_event(const ControlEvent& event, CommandSink& out);
   /// Where a control is, from a device's first snapshot (docs/devices.md, "Where the
   /// controls are"): set mappings learn the knob's position (takeover: pickup knows which
@@ -62,6 +63,8 @@ class Mapper {
   bool is_absolute(std::uint32_t target) const;
   /// Whether layer i is on.
   bool layer_on(std::size_t i) const { return i < layer_on_.size() && layer_on_[i]; }
+  /// Counts every time a layer went on or off (the status compares it; docs/protocol.md).
+  std::uint64_t layer_changes() const { return layer_changes_; }
   /// Recording in Blender is on or off (the add-on said so: docs/protocol.md, "Record"); the
   /// record: LED follows.
   void on_record_state(bool on);
@@ -142,6 +145,7 @@ class Mapper {
   std::size_t held_ = 0;       ///< slots held with a long action not yet fired
   std::size_t deflected_ = 0;  ///< rate slots deflected
   std::int64_t next_rate_us_ = 0;
+  std::uint64_t layer_changes_ = 0;
   bool recording_ = false;
 };
 

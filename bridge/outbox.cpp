@@ -45,6 +45,8 @@ void Outbox::push(const Command& c) {
         e.cmd.op = c.op;
         e.cmd.value = c.op == Op::set ? c.value : e.cmd.value + c.value;
         e.cmd.arg = c.arg;
+        // A set sends the newest read; a sum waits since its oldest delta (docs/performance.md).
+        if (c.op == Op::set || e.cmd.t_us == 0) e.cmd.t_us = c.t_us;
         ++stats_.merged;
         return;
       }
@@ -96,6 +98,7 @@ void Outbox::on_disconnect() {
   for (std::size_t i = 0; i < unacked_.size(); ++i) {
     Entry e = unacked_[i];  // keeps its id: the same session's add-on applies it once
     e.segment = 0;
+    e.cmd.t_us = 0;  // a resend measures the outage, not the bridge: not timed
     rebuilt.push_back(e);
     ++stats_.resent;
   }
@@ -111,7 +114,9 @@ void Outbox::on_connect() {
   ++segment_;
   for (std::uint32_t t = 0; t < latest_.size(); ++t) {
     if (!absolute_[t] || !has_latest_[t]) continue;
-    rebuilt.push_back(Entry{latest_[t], 0, 0});
+    Entry e{latest_[t], 0, 0};
+    e.cmd.t_us = 0;  // not timed, like a resend
+    rebuilt.push_back(e);
     ++stats_.resynced;
   }
   for (std::size_t i = 0; i < queue_.size(); ++i) rebuilt.push_back(queue_[i]);

@@ -27,7 +27,7 @@ OUT = os.environ.get("KNOBLINK_SHOT_OUT", "")
 SETTLE_S = 4.0       # commands flowing this long before the shot
 GOOD_RATE = 5.0      # commands/s worth showing; after RATE_WAIT_S any non-zero rate will do
 RATE_WAIT_S = 20.0
-WIDEN_PX = 90        # the default sidebar cuts "Listening on 127.0.0.1:NNNNN" short
+WIDEN_PX = 200       # the default sidebar cuts the mappings' targets short
 TIMEOUT_S = 300.0    # a loaded machine: the first timer can take a minute under Xvfb
 WHEEL_UP, WHEEL_DOWN, LEFT = 4, 5, 1
 
@@ -59,6 +59,27 @@ def link_status():
     if link is None or link.server is None:
         return 0, 0.0
     return len(link.server.clients), link.rate
+
+
+def panel_ready():
+    """What the docs' picture must show (docs/blender.md): a bridge's status with its box
+    open, mappings with values, and both latency stages measured. '' when all is there,
+    else what is still missing."""
+    link = sys.modules["knoblink"].link.running()
+    snap = link.panel.snapshot() if link is not None else {"bridges": []}
+    bridges = [b for b in snap["bridges"] if b["status"]]
+    if not bridges:
+        return "a bridge's status"
+    b = bridges[0]
+    if not b["status"]["devices"] or b["status"]["devices"][0]["state"] != "open":
+        return "the box open"
+    if sum(m["value"] is not None for m in b["mappings"]) < 3:
+        return "mapping values"
+    if not b["status"]["latency"].get("read_to_sent", {}).get("total", {}).get("n"):
+        return "the bridge's latency"
+    if not snap["latency"]["received_to_applied"]["total"]["n"]:
+        return "the add-on's latency"
+    return ""
 
 
 class XTest:
@@ -146,7 +167,8 @@ def script():
         yield 0.2
     log(f"KnobLink tab up after {steps} wheel steps")
 
-    # Commands flowing for a while (and at a rate worth showing, if it comes).
+    # Commands flowing for a while (and at a rate worth showing, if it comes), and the
+    # panel showing the box, mappings with values and both latencies.
     flowing = None
     while True:
         clients, rate = link_status()
@@ -155,7 +177,8 @@ def script():
             flowing = None
         else:
             flowing = flowing or now
-            if now - flowing >= SETTLE_S and (rate >= GOOD_RATE or now - flowing >= RATE_WAIT_S):
+            if now - flowing >= SETTLE_S and (rate >= GOOD_RATE or now - flowing >= RATE_WAIT_S) \
+                    and not panel_ready():
                 break
         yield 0.2
 
@@ -189,7 +212,8 @@ def runner():
     def tick():
         if time.monotonic() - t0 > TIMEOUT_S:
             clients, rate = link_status()
-            fail(f"gave up after {TIMEOUT_S:.0f} s (clients {clients}, {rate:.0f} commands/s)")
+            fail(f"gave up after {TIMEOUT_S:.0f} s (clients {clients}, {rate:.0f} commands/s; "
+                 f"panel waiting for {panel_ready() or 'nothing'})")
         try:
             return next(steps)
         except StopIteration:

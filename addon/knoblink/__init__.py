@@ -29,6 +29,10 @@ classes = (
     ui.KNOBLINK_OT_restart_bridge,
     record.KNOBLINK_OT_record_toggle,
     ui.KNOBLINK_PT_panel,
+    ui.KNOBLINK_PT_bridge,
+    ui.KNOBLINK_PT_mappings,
+    ui.KNOBLINK_PT_errors,
+    ui.KNOBLINK_PT_latency,
 ) + learn.classes
 
 ADDON_DIR = os.path.dirname(os.path.abspath(__file__))

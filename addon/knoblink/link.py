@@ -10,7 +10,7 @@ import time
 import bpy
 from bpy.app.handlers import persistent
 
-from . import apply, discovery, learn, protocol, record, sessions, wake
+from . import apply, discovery, learn, protocol, record, sessions, status, wake
 from .cmdqueue import CommandQueue, GestureTracker
 from .protocol import ProtocolError
 from .server import Server, is_loopback
@@ -28,6 +28,7 @@ class Settings:
 
 
 _UNSENT = object()
+PANEL_PERIOD = 0.2  # seconds: the panel's values are read, and it is redrawn, at most this often
 
 
 class Link:
@@ -62,6 +63,10 @@ class Link:
         self._rate_t, self._rate_n = time.monotonic(), 0
         self._now = 0.0
         self._shown, self._shown_t = None, 0.0
+        # The live panel (status.py): the bridges' status and mappings, values, errors, latency.
+        self.panel = status.PanelState(time.perf_counter())
+        self._touched = set()  # paths written since the panel's values were last read
+        self._panel_t = 0.0
 
     # ------------------------------------------------------------ lifecycle
     def start(self):
@@ -72,7 +77,7 @@ class Link:
                                  "set one in the KnobLink preferences")
             self.server = Server(self.queue, s.host, s.port, self.token, s.max_clients,
                                  {"blender": bpy.app.version_string}, self.log, self.applied_ids,
-                                 greeting=self.recorder.greeting)
+                                 greeting=self.recorder.greeting, panel=self.panel)
             self.server.start()
         except (OSError, ValueError) as e:
             self.server = None
@@ -159,13 +164,17 @@ class Link:
         self.recorder.begin_drain()  # playback started or stopped since the last drain
         n = 0
         pop = self.queue.pop
+        record = self.panel.applied.record
         while True:
             e = pop()
             if e is None:
                 break
             self._apply_entry(e)
             n += 1
-            if clock() >= deadline:
+            done = clock()
+            if e.cmd.t:  # received -> applied (a set merged in the queue: its newest line)
+                record((done - e.cmd.t) * 1e6)
+            if done >= deadline:
                 break
         self.recorder.end_drain()  # keys what this drain wrote while a take runs
         self.last_apply_ms = (clock() - t0) * 1000.0
@@ -185,6 +194,9 @@ class Link:
                 learn.report("WARNING", result["message"])
         if self.server is not None and _blend_file() != self.published_file:
             self.publish()  # a file opened before the add-on started, or a handler that did not run
+        if t0 - self._panel_t >= PANEL_PERIOD:
+            self._panel_t = t0
+            self._refresh_panel(t0)
         self.roots.forget()  # never keep bpy pointers past the tick
         self.applied += n
         self._rate_n += n
@@ -226,7 +238,12 @@ class Link:
                 self._post(conn, obj)
             self._remember(cmd, conn, cid, [obj] if obj is not None else [])
         if err is not None:
-            self.error = f"{err.code}: {err.message}"
+            self._note_error(f"{err.code}: {err.message}")
+
+    def _note_error(self, text):
+        """An error the add-on answered: the panel shows the last ones (docs/blender.md)."""
+        self.error = text
+        self.panel.add_error(text, time.time())
 
     def _post(self, conn, obj):
         if self.server is not None:
@@ -263,7 +280,7 @@ class Link:
                 err = ProtocolError(err.code, f"ops[{i}]: {err.message}")
                 if sub.id is not None or cmd.id is None:
                     obj = protocol.error_reply(err.code, err.message, sub.id)
-                    self.error = f"{err.code}: {err.message}"
+                    self._note_error(f"{err.code}: {err.message}")
                 first = first or err
             else:
                 if sub.id is not None:
@@ -313,8 +330,10 @@ class Link:
             if op == "set" or op == "add":
                 if not self.recorder.note(written):  # a take is one undo step of its own
                     self.gestures.touch(p.text, self._now)
+                self._touched.add(p.text)
             elif op == "toggle" or op == "keyframe":
                 self.gestures.end(p.text)
+                self._touched.add(p.text)
 
     # ------------------------------------------------------------ feedback
     def _check_watches(self):
@@ -337,6 +356,26 @@ class Link:
             self._undo_push(due)
             self.last_undo_ms = (time.perf_counter() - t0) * 1000.0
 
+    # ------------------------------------------------------------ the panel
+    def _refresh_panel(self, now):
+        """At most every PANEL_PERIOD: the values of mapped targets that were written (or
+        not read yet), and the add-on's latency window, reported to the clients."""
+        mapped = self.panel.mapped_paths() if self.panel.bridges else ()
+        if mapped:
+            known = self.panel.values
+            values = {}
+            for text in mapped:
+                if text in self._touched or text not in known:
+                    try:
+                        values[text] = apply.watched_value(protocol.parse_path(text), self.roots)
+                    except ProtocolError:  # a path the add-on cannot parse
+                        values[text] = None
+            self.panel.set_values(values)
+        self._touched.clear()
+        report = self.panel.roll(now)
+        if report is not None:
+            self.broadcast(report)
+
     def _before_take(self):
         """A take starts: the gestures still open get their undo steps now."""
         pending = self.gestures.flush()
@@ -351,13 +390,16 @@ class Link:
             self.error = err.message
 
     def _redraw_panel(self):
+        """Tags the sidebars for redraw when what the panel shows changed, at most every
+        PANEL_PERIOD: never one redraw per message."""
         rec = self.recorder
         shown = (len(self.server.clients) if self.server else 0, round(self.rate), len(self.queue),
                  self.last_error, rec.on, rec.take is not None, id(rec.last_take),
-                 self.learns.last and self.learns.last["message"])
-        if shown == self._shown or self._now - self._shown_t < 0.5:
+                 self.learns.last and self.learns.last["message"], self.panel.version)
+        if shown == self._shown or self._now - self._shown_t < PANEL_PERIOD:
             return
         self._shown, self._shown_t = shown, self._now
+        self.panel.redraws += 1
         apply.redraw_sidebars()
 
 

@@ -41,8 +41,18 @@ ERROR_CODES = {
 
 # The bridge's answers to the add-on's learn and forget events (docs/protocol.md, "Learn and forget").
 ANSWER_OPS = ("learned", "learn_failed", "forgot", "forget_failed")
-OPS = ("set", "add", "toggle", "keyframe", "call", "watch", "unwatch", "ping", "batch", "record") + ANSWER_OPS
+OPS = ("set", "add", "toggle", "keyframe", "call", "watch", "unwatch", "ping", "batch", "record", "status",
+       "mappings") + ANSWER_OPS
 PATH_OPS = ("set", "add", "toggle", "keyframe", "watch", "unwatch")
+# From a bridge, for the panel (docs/protocol.md, "Status"): answered by the socket thread,
+# never queued, never touch bpy. The hello answer lists FEATURES so a bridge sends them
+# only to an add-on that takes them.
+INFO_OPS = ("status", "mappings")
+FEATURES = ("status",)
+DEVICE_STATES = ("open", "lost", "retrying", "failed")
+MAX_TEXT = 500       # characters of one text shown in the panel
+MAX_ITEMS = 256      # devices, layers, errors of one status
+MAX_MAPPINGS = 4096
 CONTEXT_ROOTS = (
     "scene", "view_layer", "active_object", "object", "active_bone",
     "active_pose_bone", "tool_settings", "window_manager",
@@ -297,11 +307,12 @@ class Command:
     """One validated request. path is a ParsedPath for PATH_OPS; value is the
     JSON value of set/add; ops the sub-commands of a batch."""
 
-    __slots__ = ("op", "id", "path", "value", "operator", "args", "ops")
+    __slots__ = ("op", "id", "path", "value", "operator", "args", "ops", "t")
 
     def __init__(self, op, cid=None, path=None, value=None, operator=None, args=None, ops=None):
         self.op, self.id, self.path, self.value = op, cid, path, value
         self.operator, self.args, self.ops = operator, args, ops
+        self.t = 0.0  # when its line was received (time.perf_counter(), the socket thread sets it)
 
     def __repr__(self):
         return f"Command({self.op}, id={self.id}, path={self.path}, value={self.value!r})"
@@ -395,6 +406,10 @@ def parse_command(obj, nested=False):
                 raise ProtocolError("bad_request", f"call argument name {k[:40]!r} is not allowed")
             _check_value(v, f"args.{k}")
         cmd.operator, cmd.args = name, args
+    elif op == "status":
+        cmd.value = parse_status(obj)
+    elif op == "mappings":
+        cmd.value = parse_mappings(obj)
     elif op in ANSWER_OPS:
         cmd.value = parse_answer(obj)
     elif op == "record":
@@ -412,12 +427,97 @@ def parse_command(obj, nested=False):
         for i, sub in enumerate(ops):
             if not isinstance(sub, dict):
                 raise ProtocolError("bad_request", f"ops[{i}] is not an object")
+            if sub.get("op") in INFO_OPS:
+                raise ProtocolError("bad_request", f"ops[{i}]: {sub['op']} cannot be part of a batch")
             try:
                 subs.append(parse_command(sub, nested=True))
             except ProtocolError as e:
                 raise ProtocolError(e.code, f"ops[{i}]: {e.message}") from None
         cmd.ops = subs
     return cmd
+
+
+def _text(obj, key, where, default=None):
+    v = obj.get(key, default)
+    if not isinstance(v, str):
+        raise ProtocolError("bad_request", f"{where}{key} must be a string")
+    return v[:MAX_TEXT]
+
+
+def _count(obj, key, where):
+    v = obj.get(key, 0)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or v in (float("inf"), float("-inf")):
+        raise ProtocolError("bad_request", f"{where}{key} must be a number")
+    return v
+
+
+def _list(obj, key, where, cap=MAX_ITEMS):
+    v = obj.get(key, [])
+    if not isinstance(v, list) or len(v) > cap:
+        raise ProtocolError("bad_request", f"{where}{key} must be a list of at most {cap} items")
+    return v
+
+
+def _objects(obj, key, where, cap=MAX_ITEMS):
+    items = _list(obj, key, where, cap)
+    for i, x in enumerate(items):
+        if not isinstance(x, dict):
+            raise ProtocolError("bad_request", f"{where}{key}[{i}] must be an object")
+    return items
+
+
+def _stage(obj, where):
+    if not isinstance(obj, dict):
+        raise ProtocolError("bad_request", f"{where} must be an object")
+    out = {k: _count(obj, k, where + ".") for k in ("n", "p50_us", "p99_us", "max_us", "window_s") if k in obj}
+    if "total" in obj:
+        out["total"] = _stage(obj["total"], where + ".total")
+    return out
+
+
+def parse_status(obj):
+    """A bridge's {"op":"status",...} as plain values for the panel (docs/protocol.md,
+    "Status"): texts capped, unknown fields left out; ProtocolError("bad_request")
+    naming a field of the wrong type."""
+    devices = []
+    for i, d in enumerate(_objects(obj, "devices", "")):
+        w = f"devices[{i}]."
+        state = _text(d, "state", w)
+        if state not in DEVICE_STATES:
+            raise ProtocolError("bad_request", f"{w}state must be one of {', '.join(DEVICE_STATES)}")
+        devices.append({"name": _text(d, "name", w), "kind": _text(d, "kind", w, ""), "state": state,
+                        "attached": _text(d, "attached", w, ""), "detail": _text(d, "detail", w, "")})
+    layers = [{"name": _text(x, "name", f"layers[{i}]."), "on": bool(x.get("on"))}
+              for i, x in enumerate(_objects(obj, "layers", ""))]
+    errors = [{"text": _text(e, "text", f"errors[{i}]."), "count": _count(e, "count", f"errors[{i}]."),
+               "at": _count(e, "at", f"errors[{i}].")} for i, e in enumerate(_objects(obj, "errors", ""))]
+    config_errors = _list(obj, "config_errors", "")
+    if not all(isinstance(x, str) for x in config_errors):
+        raise ProtocolError("bad_request", "config_errors must be a list of strings")
+    latency = obj.get("latency", {})
+    if not isinstance(latency, dict) or len(latency) > 16:
+        raise ProtocolError("bad_request", "latency must be an object of stages")
+    out = {"file": _text(obj, "file", "", ""), "reloads": _count(obj, "reloads", ""),
+           "config_errors": [x[:MAX_TEXT] for x in config_errors], "devices": devices, "layers": layers,
+           "errors": errors,
+           "latency": {str(k)[:64]: _stage(v, f"latency.{str(k)[:64]}") for k, v in latency.items()}}
+    if "record" in obj:
+        out["record"] = bool(obj["record"])
+    return out
+
+
+def parse_mappings(obj):
+    """A bridge's {"op":"mappings","file":F,"mappings":[...]} as plain values."""
+    maps = []
+    for i, m in enumerate(_objects(obj, "mappings", "", MAX_MAPPINGS)):
+        w = f"mappings[{i}]."
+        e = {"control": _text(m, "control", w), "does": _text(m, "does", w), "target": _text(m, "target", w),
+             "line": _count(m, "line", w)}
+        for key in ("layer", "led", "on"):
+            if key in m:
+                e[key] = _text(m, key, w)
+        maps.append(e)
+    return {"file": _text(obj, "file", "", ""), "mappings": maps}
 
 
 # Fields of an answer and their JSON types; strings are cut to 1,000 characters.

@@ -57,12 +57,15 @@ class Server:
     thread, raising OSError/ValueError with the reason; stop() joins it."""
 
     def __init__(self, queue, host="127.0.0.1", port=9876, token="", max_clients=8,
-                 hello_info=None, log=None, applied=None, greeting=None):
+                 hello_info=None, log=None, applied=None, greeting=None, panel=None):
         if not token:
             raise ValueError("a token is required on every connection; pass one (the add-on makes a "
                              "random one unless the preferences set one)")
         self.queue = queue
         self.applied = applied if applied is not None else sessions.AppliedIds()
+        # Takes the bridges' status and mappings lines (status.PanelState: on_status,
+        # on_mappings, on_closed; thread-safe); None: they are answered and dropped.
+        self.panel = panel
         self.host, self.requested_port, self.port = host, port, None
         self.token = token
         self.max_clients = max_clients
@@ -236,6 +239,7 @@ class Server:
             left = conn.framer.pending
             self._close(conn, f"closed by peer with {left} bytes of an unfinished line" if left else None)
             return
+        received = time.perf_counter()  # where the add-on's stage starts (docs/performance.md)
         items = conn.framer.feed(data)
         if not conn.framer.pending:
             conn.partial_since = None
@@ -245,7 +249,7 @@ class Server:
             if isinstance(item, protocol.ProtocolError):
                 self._reply_error(conn, item, None)
             else:
-                self._line(conn, item)
+                self._line(conn, item, received)
             if conn.closed or conn.close_when_flushed:
                 break
 
@@ -261,7 +265,7 @@ class Server:
                 self._reply_error(conn, protocol.ProtocolError(
                     "incomplete_line", f"{n} bytes without a newline for {self.line_timeout:g} s; discarded"), None)
 
-    def _line(self, conn, line):
+    def _line(self, conn, line, received=0.0):
         self.lines += 1
         try:
             obj = protocol.decode_line(line)
@@ -278,7 +282,7 @@ class Server:
                 return
             conn.session = obj.get("session")
             reply = {"hello": protocol.PROTOCOL, "server": f"knoblink-addon/{protocol.VERSION}",
-                     **self.hello_info}
+                     **self.hello_info, "features": list(protocol.FEATURES)}
             if conn.session is not None:
                 reply["session"] = conn.session  # ids of this session are applied at most once
             with self._hello_lock:
@@ -295,6 +299,16 @@ class Server:
         if cmd.op == "ping":
             self.post(conn, {"id": cmd.id, "ok": True} if cmd.id is not None else {"ok": True})
             return
+        if cmd.op in protocol.INFO_OPS:  # for the panel only: never queued, no bpy
+            if self.panel is not None:
+                if cmd.op == "status":
+                    self.panel.on_status(conn.number, conn.peer, cmd.value)
+                else:
+                    self.panel.on_mappings(conn.number, conn.peer, cmd.value)
+            if cmd.id is not None:
+                self.post(conn, {"id": cmd.id, "ok": True})
+            return
+        cmd.t = received
         if conn.session is not None and cmd.id is not None and cmd.op in sessions.OPS:
             state, replies = self.applied.claim(conn.session, cmd.id, conn, time.monotonic())
             if state == sessions.DONE:  # applied before (maybe on another connection): its outcome again
@@ -354,3 +368,5 @@ class Server:
         conn.sock.close()
         if conn in self.clients:
             self.clients.remove(conn)
+        if self.panel is not None:
+            self.panel.on_closed(conn.number)

@@ -1,8 +1,16 @@
-"""Preferences, the sidebar panel and the restart operator."""
+"""Preferences, the sidebar panel (docs/blender.md) and the restart operator.
+
+The panel draws link.running().panel.snapshot() (status.py: plain values the
+socket thread and the drain keep); it never reads bpy data itself."""
+
+import textwrap
+import time
 
 import bpy
 
-from . import bridge_process, link, protocol, record
+from . import bridge_process, link, protocol, record, status
+
+STATE_ICONS = {"open": "CHECKMARK", "lost": "ERROR", "retrying": "TIME", "failed": "CANCEL"}
 
 
 def _restart(_self=None, _context=None):
@@ -130,7 +138,7 @@ class KNOBLINK_OT_restart(bpy.types.Operator):
 
 
 class KNOBLINK_OT_restart_bridge(bpy.types.Operator):
-    """Restart the bundled knoblink bridge (after editing its mapping file)"""
+    """Restart the bundled knoblink bridge (a save of its mapping file reloads it without one)"""
     bl_idname = "knoblink.restart_bridge"
     bl_label = "Restart Bridge"
 
@@ -144,6 +152,18 @@ class KNOBLINK_OT_restart_bridge(bpy.types.Operator):
         return {"FINISHED"}
 
 
+def _snapshot():
+    running = link.running()
+    return running.panel.snapshot() if running is not None else None
+
+
+def _wrapped(layout, context, text, icon="NONE"):
+    """A long text over several labels (a label never wraps)."""
+    width = max(20, int(context.region.width / (7 * context.preferences.view.ui_scale)))
+    for i, line in enumerate(textwrap.wrap(text, width) or [""]):
+        layout.label(text=line, icon=icon if i == 0 else "BLANK1")
+
+
 class KNOBLINK_PT_panel(bpy.types.Panel):
     """KnobLink connection status"""
     bl_label = "KnobLink"
@@ -155,3 +175,109 @@ class KNOBLINK_PT_panel(bpy.types.Panel):
         _status(self.layout.column())
         record.draw(self.layout.column(), context)
         self.layout.operator(KNOBLINK_OT_restart.bl_idname, icon="FILE_REFRESH")
+
+
+class _Section:
+    """What the KnobLink panel's sections share (a mix-in: the classes are bpy.types.Panel)."""
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "KnobLink"
+    bl_parent_id = "KNOBLINK_PT_panel"
+
+
+class KNOBLINK_PT_bridge(_Section, bpy.types.Panel):
+    """The bridges connected: their mapping file, devices and layers"""
+    bl_label = "Bridge"
+
+    def draw(self, context):
+        col = self.layout.column()
+        snap = _snapshot()
+        bridges = [b for b in snap["bridges"] if b["status"]] if snap else []
+        if not bridges:
+            col.label(text="No bridge connected", icon="UNLINKED")
+            return
+        for b in bridges:
+            st = b["status"]
+            name = (st["file"] or b["file"]).rsplit("/", 1)[-1] or b["peer"]
+            reloads = f", reloaded {st['reloads']:g}x" if st["reloads"] else ""
+            col.label(text=f"{name}{reloads}", icon="FILE_TEXT")
+            for e in st["config_errors"]:
+                _wrapped(col, context, e, "ERROR")
+            for d in st["devices"]:
+                row = col.row()
+                row.label(text=f"{d['name']}: {d['state']}", icon=STATE_ICONS.get(d["state"], "QUESTION"))
+                row.label(text=d["attached"] or d["detail"])
+            if st["layers"]:
+                row = col.row()
+                for layer in st["layers"]:
+                    row.label(text=layer["name"], icon="RADIOBUT_ON" if layer["on"] else "RADIOBUT_OFF")
+
+
+class KNOBLINK_PT_mappings(_Section, bpy.types.Panel):
+    """Each mapping (control -> target) with the target's current value"""
+    bl_label = "Mappings"
+
+    def draw(self, _context):
+        col = self.layout.column(align=True)
+        snap = _snapshot()
+        maps = [m for b in snap["bridges"] for m in b["mappings"]] if snap else []
+        if not maps:
+            col.label(text="No mappings (no bridge connected)")
+            return
+        for m in maps:
+            # control | what it does to the target | the target's value
+            split = col.split(factor=0.27)
+            on = f" {m['on']}" if m.get("on") else ""
+            layer = f" [{m['layer']}]" if m.get("layer") else ""
+            split.label(text=f"{m['control']}{on}{layer}")
+            split = split.split(factor=0.72)
+            split.label(text=f"{m['does']} {status.short_path(m['target'])}")
+            split.label(text="" if m["does"] == "call" or m["value"] is None else status.value_text(m["value"]))
+
+
+class KNOBLINK_PT_errors(_Section, bpy.types.Panel):
+    """The last errors from the bridges and from the add-on"""
+    bl_label = "Errors"
+
+    def draw_header(self, _context):
+        snap = _snapshot()
+        n = sum(len((b["status"] or {}).get("errors", [])) for b in snap["bridges"]) + len(snap["errors"]) \
+            if snap else 0
+        self.layout.label(text=f"({n})" if n else "")
+
+    def draw(self, context):
+        col = self.layout.column()
+        snap = _snapshot()
+        if snap is None:
+            return
+        now = time.time()
+        shown = False
+        for b in snap["bridges"]:
+            for e in reversed((b["status"] or {}).get("errors", [])):
+                count = f" ({e['count']:g}x)" if e["count"] > 1 else ""
+                _wrapped(col, context, f"bridge, {status.age_text(e['at'], now)}{count}: {e['text']}", "ERROR")
+                shown = True
+        for e in reversed(snap["errors"]):
+            count = f" ({e['count']:g}x)" if e["count"] > 1 else ""
+            _wrapped(col, context, f"add-on, {status.age_text(e['at'], now)}{count}: {e['text']}", "ERROR")
+            shown = True
+        if not shown:
+            col.label(text="None")
+
+
+class KNOBLINK_PT_latency(_Section, bpy.types.Panel):
+    """Where the time goes: device read -> sent (bridge), received -> applied (add-on)"""
+    bl_label = "Latency"
+
+    def draw(self, _context):
+        col = self.layout.column()
+        snap = _snapshot()
+        if snap is None:
+            return
+        for b in snap["bridges"]:
+            text = status.stage_text(((b["status"] or {}).get("latency") or {}).get("read_to_sent"))
+            col.label(text="Bridge: device read -> sent")
+            col.label(text=text or "nothing measured yet", icon="BLANK1")
+        col.label(text="Add-on: received -> applied")
+        text = status.stage_text(snap["latency"]["received_to_applied"])
+        col.label(text=text or "nothing measured yet", icon="BLANK1")

@@ -316,7 +316,8 @@ def srv():
 
 def test_server_hello_ping_and_queueing(srv):
     c = Client(srv.port)
-    assert c.hello == {"hello": 1, "server": f"knoblink-addon/{protocol.VERSION}", "blender": "test"}
+    assert c.hello == {"hello": 1, "server": f"knoblink-addon/{protocol.VERSION}", "blender": "test",
+                       "features": ["status"]}
     assert c.request({"op": "ping"}) == {"id": c.next_id, "ok": True}
     c.send({"op": "ping"})
     assert c.wait(lambda m: "ok" in m) == {"ok": True}

@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
+#include <functional>
 
 #include <nlohmann/json.hpp>
 
@@ -164,6 +166,11 @@ TEST_CASE("no blender: in the mapping: the bridge finds Blender by its discovery
                std::to_string(a.port())},
               dir.file("run.log"));
     expect_hello(a, "token-a");
+    // A save reloads the file: still that add-on (the override holds for reloads too), not b.
+    dir.write("map.yaml", "blender: {file: b.blend}\n" + devices + "# saved again\n");
+    REQUIRE(wait_until([&] { return p.log().find("reloaded " + cfg) != std::string::npos; }, 10s));
+    expect_hello(a, "token-a");  // the first connection was closed: it connects again, to a
+    CHECK_FALSE(b.accept(1s));
     p.signal(SIGTERM);
     CHECK(p.wait(5s) == std::optional<int>(0));
   }
@@ -299,6 +306,131 @@ TEST_CASE("the glue through the real binary: a layer, a long press, a stick held
   CHECK(adds >= 10);
   CHECK(sum > 2.5);  // about 10 units/s for 0.5 s; generous (the machine may be busy)
   CHECK(sum < 12);
+  p.signal(SIGTERM);
+  CHECK(p.wait(5s) == std::optional<int>(0));
+}
+
+namespace {
+/// A fake Blender that shows status: its hello answer lists the feature, so the bridge
+/// sends its mappings and status lines (docs/protocol.md, "Status").
+std::unique_ptr<Conn> accept_status_hello(Listener& blender) {
+  auto conn = blender.accept(15s);
+  REQUIRE(conn);
+  REQUIRE(conn->read_line(10s));
+  conn->send(R"({"hello":1,"server":"t","blender":"3.4.1","features":["status"]})" "\n");
+  return conn;
+}
+/// The next line from the bridge for which pred holds (others are skipped), or nullopt.
+std::optional<json> next_where(Conn& conn, const std::function<bool(const json&)>& pred, Ms timeout) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<Ms>(end - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return std::nullopt;
+    const auto line = conn.read_line(left);
+    if (!line) return std::nullopt;
+    auto j = json::parse(*line);
+    if (pred(j)) return j;
+  }
+}
+bool is_op(const json& j, const char* op) { return j.value("op", "") == op; }
+/// Writes a new file and renames it over path, as editors that keep a backup do.
+void save_by_rename(const TempDir& dir, const std::string& name, const std::string& text) {
+  const auto tmp = dir.write(name + ".new~", text);
+  std::filesystem::rename(tmp, dir.file(name));
+}
+}  // namespace
+
+TEST_CASE("saving the mapping file reloads it; a broken save keeps the running mapping; status follows") {
+  TempDir dir;
+  Listener blender;
+  Pty pty;
+  const auto cfg = dir.write("map.yaml", mapping(blender.port(), pty.slave(), "context.scene.a"));
+  Process p({kBin, "run", "-v", "--config", cfg}, dir.file("run.log"));
+  auto conn = accept_status_hello(blender);
+  INFO(p.log());
+  // After the hello: the mappings, then the status.
+  auto maps = next_where(*conn, [](const json& j) { return is_op(j, "mappings"); }, 10s);
+  REQUIRE(maps);
+  CHECK((*maps)["file"] == cfg);
+  CHECK((*maps)["mappings"][0] == json::parse(R"({"control":"box.k1","does":"set","target":"context.scene.a","line":6})"));
+  REQUIRE(pty.read_line(10s) == std::optional<std::string>("?"));
+  const auto device_state = [&](const std::string& state) {
+    return next_where(*conn, [&](const json& j) { return is_op(j, "status") && j["devices"][0]["state"] == state; },
+                      15s);
+  };
+  auto st = device_state("open");
+  REQUIRE(st);
+  CHECK((*st)["devices"][0]["attached"] == pty.slave());
+  CHECK((*st)["reloads"] == 0);
+  pty.write("k1 50\n");
+  auto set = next_where(*conn, [](const json& j) { return is_op(j, "set"); }, 10s);
+  REQUIRE(set);
+  CHECK((*set)["path"] == "context.scene.a");
+
+  // Saved by an editor that renames a new file over the old one, then by one that writes in place.
+  for (const auto& [how, path] : {std::pair{"rename", "context.scene.b"}, std::pair{"in place", "context.scene.c"}}) {
+    const auto t0 = std::chrono::steady_clock::now();
+    if (std::string(how) == "rename") save_by_rename(dir, "map.yaml", mapping(blender.port(), pty.slave(), path));
+    else dir.write("map.yaml", mapping(blender.port(), pty.slave(), path));
+    maps = next_where(*conn, [](const json& j) { return is_op(j, "mappings"); }, 10s);  // generous: catches a hang
+    REQUIRE(maps);
+    const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("saved (%s) -> reloaded and its mappings sent: %.0f ms (debounce 100 ms)\n", how, ms);
+    std::fflush(stdout);
+    CHECK((*maps)["mappings"][0]["target"] == path);
+    pty.write("k1 60\n");
+    set = next_where(*conn, [](const json& j) { return is_op(j, "set"); }, 10s);
+    REQUIRE(set);
+    CHECK((*set)["path"] == path);
+    const auto ms2 = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("saved (%s) -> the next knob turn set the new path: %.0f ms\n", how, ms2);
+  }
+  CHECK_THAT(p.log(), Catch::Contains("1 devices (kept open), 1 mappings"));
+
+  // A broken save: the error, with file:line:col, in the status; the running mapping is kept.
+  save_by_rename(dir, "map.yaml", "devices:\n  box: {serial: {port: /dev/null}}\nmappings:\n  - control: box.k1\n"
+                                  "    set: context.scene.__class__\n");
+  st = next_where(*conn, [](const json& j) { return is_op(j, "status") && !j["config_errors"].empty(); }, 10s);
+  REQUIRE(st);
+  CHECK_THAT((*st)["config_errors"][0].get<std::string>(), Catch::StartsWith(cfg + ":5:10: "));
+  CHECK((*st)["reloads"] == 2);
+  pty.write("k1 70\n");
+  set = next_where(*conn, [](const json& j) { return is_op(j, "set"); }, 10s);
+  REQUIRE(set);
+  CHECK(*set == json::parse(R"({"op":"set","path":"context.scene.c","value":0.7})"));
+
+  // SIGHUP still reloads (the fixed file), and the error goes away.
+  dir.write("map.yaml", mapping(blender.port(), pty.slave(), "context.scene.d"));
+  p.signal(SIGHUP);
+  st = next_where(*conn, [](const json& j) { return is_op(j, "status") && j["config_errors"].empty(); }, 10s);
+  REQUIRE(st);
+  CHECK((*st)["reloads"] == 3);
+  pty.write("k1 80\n");
+  set = next_where(*conn, [](const json& j) { return is_op(j, "set"); }, 10s);
+  REQUIRE(set);
+  CHECK((*set)["path"] == "context.scene.d");
+
+  // The record switch's state is in the status.
+  dir.write("map.yaml", mapping(blender.port(), pty.slave(), "context.scene.d") + "record: {toggle: box.b5}\n");
+  st = next_where(*conn, [](const json& j) { return is_op(j, "status") && j.contains("record"); }, 10s);
+  REQUIRE(st);
+  CHECK((*st)["record"] == false);
+  pty.write("b5 1\nb5 0\n");
+  st = next_where(*conn, [](const json& j) { return is_op(j, "status") && j.value("record", false); }, 10s);
+  REQUIRE(st);
+
+  // Where the time goes: every command made by a read (five sets, the record press) timed to the socket.
+  p.signal(SIGUSR1);
+  REQUIRE(wait_until([&] { return p.log().find("latency: device read -> sent: ") != std::string::npos; }, 10s));
+  CHECK_THAT(p.log(), Catch::Contains("since start p50 ") && Catch::Contains("(n=6) |") &&
+                          Catch::Contains("Blender received -> applied: not reported"));
+
+  // The box goes away: lost, in the status.
+  pty.close();
+  st = device_state("lost");
+  REQUIRE(st);
+  CHECK((*st)["devices"][0]["attached"] == "");
+  CHECK_THAT((*st)["errors"].dump(), Catch::Contains("lost " + pty.slave()));
   p.signal(SIGTERM);
   CHECK(p.wait(5s) == std::optional<int>(0));
 }

@@ -100,6 +100,10 @@ TEST_CASE("learn: the next knob turned is mapped, appended to the file, live at 
   CHECK(r.opens() == 1);
   CHECK_FALSE(r.pty.read_line(300ms));  // the box was not asked to describe itself again
   CHECK_THAT(r.bridge->log(), Catch::Contains("learned into " + r.cfg + ": 1 devices (kept open), 2 mappings"));
+  // The file watch sees learn's own write (docs/mapping.md, "Reloading"): the bytes are those
+  // the bridge wrote, so it is no reload.
+  REQUIRE(wait_until([&] { return r.bridge->log().find("unchanged since it was last read") != std::string::npos; }, 10s));
+  CHECK_THAT(r.bridge->log(), !Catch::Contains("reloaded "));
 
   // An encoder learned next: add with step 1 for an int.
   r.learn("context.scene.frame_current", "INT", 0, 250);
