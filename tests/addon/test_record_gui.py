@@ -173,7 +173,12 @@ def test_a_scripted_sweep_during_playback_becomes_a_thin_f_curve_and_one_undo_st
     assert c.value(loc_z) == 0.0
     c.ok({"op": "call", "operator": "ed.redo"})
     assert key_count(c, keys) == take["keys"]
-    check_curve(c, "Cube", take, played.applied)
+    # Keys <= frames / 2 holds in bpy 5.0 (test_record_bpy.py, frames stepped) and here when
+    # Blender drops frames; when it plays every frame, the newest value at each frame jitters
+    # with the sender's timing by more than the 1% thinning keeps (51 keys for 74 frames on a
+    # quiet machine), so here thinning only has to remove keys (docs/protocol.md, "Record").
+    check_curve(c, "Cube", take, played.applied, keys_per_frame=1.0)
+    assert take["keys"] < take["recorded"], take
 
 
 def test_the_record_switch_on_the_emulated_box(blender, c, tmp_path):
