@@ -302,17 +302,11 @@ void Bridge::on_event(const ControlEvent& e) {
   ++counters_.events;
   // A snapshot value is a position: the first one only informs, an unchanged one is
   // nothing, a changed one was a movement while the device was away (docs/devices.md).
-  switch (memory_.on_input(e)) {
-    case DeviceMemory::Input::map: break;
-    case DeviceMemory::Input::inform:
-      ++counters_.positions;
-      mapper_->on_position(e);
-      learn_from(e);
-      return;
-    case DeviceMemory::Input::skip:
-      ++counters_.positions;
-      learn_from(e);
-      return;
+  if (const auto input = memory_.on_input(e); input != DeviceMemory::Input::map) {
+    ++counters_.positions;
+    if (input == DeviceMemory::Input::inform) mapper_->on_position(e);
+    learn_from(e);
+    return;
   }
   if (!mapper_->on_event(e, *outbox_)) {
     ++counters_.unmapped;
