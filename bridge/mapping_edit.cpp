@@ -133,17 +133,6 @@ std::size_t scan(std::string_view text, std::size_t from, On on) {
   return std::string_view::npos;
 }
 
-/// The ']' closing the flow sequence opened at open, or npos.
-std::size_t closing_bracket(std::string_view text, std::size_t open) {
-  int depth = 0;
-  const auto at = scan(text, open, [&](std::size_t, char c) {
-    if (c == '[' || c == '{') ++depth;
-    else if ((c == ']' || c == '}') && --depth == 0) return true;
-    return false;
-  });
-  return at != std::string_view::npos && text[at] == ']' ? at : std::string_view::npos;
-}
-
 /// An item of a flow sequence: its text is [start, end) (no blanks or comments after it),
 /// stop is the ',' after it or the ']' that closes the sequence.
 struct FlowItem {
@@ -352,16 +341,13 @@ std::optional<Appended> append_entry(std::string_view text, const Entry& entry, 
             ": mappings: is not a list; learn adds to a list of - control: ... items";
     return std::nullopt;
   } else if (p.list.Style() == YAML::EmitterStyle::Flow) {
-    const auto open = static_cast<std::size_t>(p.list.Mark().pos);
-    const auto close = closing_bracket(text, open);
-    if (close == std::string_view::npos) {
-      error = "line " + std::to_string(line_number(text, open)) + ": cannot find the ] closing mappings: [";
+    const auto last = flow_item(text, static_cast<std::size_t>(p.list[p.list.size() - 1].Mark().pos));
+    if (last.stop == std::string_view::npos) {
+      error = "line " + std::to_string(line_number(text, last.start)) +
+              ": cannot find where the last mapping of the flow list mappings: [...] ends";
       return std::nullopt;
     }
-    at = close;
-    while (at > open + 1 && (text[at - 1] == ' ' || text[at - 1] == '\t' || text[at - 1] == '\n' ||
-                             text[at - 1] == '\r'))
-      --at;
+    at = last.end;  // right after it: before a comment or line break that follows it
     insert = ", " + flow(entry);
     out.line = line_number(text, at);
   } else {

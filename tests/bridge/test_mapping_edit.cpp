@@ -198,6 +198,17 @@ TEST_CASE("append to a flow list with items: inside its brackets") {
   loads_learned(a);
 }
 
+TEST_CASE("append to a flow list whose last item has a comment after it: before the comment") {
+  const std::string before = std::string(kHead) + "mappings: [{control: box.k1, add: context.scene.frame_current}   # one, [1]\n"
+                                                  "]\n";
+  const auto a = appended(before);
+  CHECK(a.text == std::string(kHead) +
+                      "mappings: [{control: box.k1, add: context.scene.frame_current}, {control: box.k2, set: "
+                      "'bpy.data.objects[\"Cube\"].location[1]', to: [-10, 10]}   # one, [1]\n]\n");
+  loads_learned(a);
+  CHECK(removed(a.text, {1}).text == before);
+}
+
 TEST_CASE("append when there is no mappings: key: a new block at the end") {
   const auto a = appended(kHead);
   CHECK(a.text == std::string(kHead) + "mappings:\n  - control: box.k2\n    set: 'bpy.data.objects[\"Cube\"].location[1]'\n"
