@@ -331,3 +331,39 @@ TEST_CASE("a learned mapping the file could not take stays live, and unsaved, ov
   CHECK_THAT(r.bridge->log(), Catch::Contains("maps box.k2 to " + kLocY + " now; the learned mapping that was not saved gives way"));
   CHECK(r.opens() == 1);
 }
+
+TEST_CASE("learn while the file is broken: live, the broken file not edited; kept when it is fixed") {
+  Rig r(kMappings, true);
+  const auto broken = r.head() + "mappings:\n  - control: box.k1\n    set: context.scene.__class__\n";
+  r.save_as_editor(broken);
+  ::chmod(r.cfg.c_str(), 0644);
+  REQUIRE(wait_until([&] { return r.bridge->log().find("keeping the running config") != std::string::npos; }, 10s));
+  r.learn(kLocY);
+  r.pty.write("k2 300\nk2 500\n");
+  const auto learned = r.next("learned");
+  CHECK_THAT(learned["error"].get<std::string>(),
+             Catch::StartsWith(r.cfg + ": its last reload failed (" + r.cfg + ":8:10: set ") &&
+                 Catch::EndsWith("so it is not edited; fix it, save it and try again; the mapping is live, not saved, "
+                                 "until knoblink stops"));
+  CHECK(read_file(r.cfg) == broken);
+  r.pty.write("k1 1023\n");  // the running mapping is the one before the broken save
+  CHECK(r.next("set") == json({{"op", "set"}, {"path", "context.scene.a"}, {"value", 1.0}}));
+  // Fixed and saved: the learned mapping is put on top of it, still unsaved.
+  std::ofstream(r.cfg, std::ios::trunc) << r.original;
+  for (;;) {
+    const auto m = r.next("mappings");
+    if (m["mappings"].size() == 2) {
+      CHECK(entry_of(m, "box.k2")["unsaved"].get<std::string>().find("its last reload failed") != std::string::npos);
+      break;
+    }
+  }
+  r.pty.write("k2 1023\n");
+  CHECK(r.next("set") == json({{"op", "set"}, {"path", kLocY}, {"value", 10.0}}));
+  // A learn now saves: the file is in step again.
+  r.learn("context.scene.frame_current", "INT", 0, 250);
+  r.pty.write("e1 1\n");
+  CHECK(r.next("learned")["line"] == 9);
+  CHECK(read_file(r.cfg) == r.head() + "mappings:\n  - control: box.k1    # the big one\n    set: context.scene.a\n"
+                                       "  - control: box.e1\n    add: 'context.scene.frame_current'\n    step: 1\n"
+                                       "\n# layers later\n");
+}
