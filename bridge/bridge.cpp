@@ -656,7 +656,7 @@ void Bridge::send_output(std::uint16_t device, const Name& control, std::int32_t
   memory_.output_written(device, control, result.ok());
   std::string& last = output_errors_[device];
   if (!result.ok() && result.error != last) {
-    const auto text = config_.devices[device].name + "." + control.str() + ": " + result.error;
+    const auto text = config_.control_name({device, control}) + ": " + result.error;
     if (result.away) {
       spdlog::info("{}", text);  // written again when the device is back: not a problem to show
     } else {

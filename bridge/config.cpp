@@ -729,7 +729,7 @@ bool fold_encoding(Checker& c, const YAML::Node& n, Config& cfg, const Mapping& 
   if (!add.encoding) return true;
   const auto& where = n["encoding"];
   const auto& dev = cfg.devices[m.control.device];
-  const std::string control = dev.name + "." + m.control.control.str();
+  const std::string control = cfg.control_name(m.control);
   std::optional<MidiControlId> id;
   auto* midi = midi_cc_of(cfg, m, id);
   if (!midi) {
@@ -770,7 +770,7 @@ void check_midi_adds(Checker& c, Config& cfg, const std::vector<YAML::Mark>& mar
     const auto* midi = m.as<AddMapping>() ? midi_cc_of(cfg, m, id) : nullptr;
     if (!midi || midi->encoding_of(m.control.control.view())) continue;
     c.error_at(marks[i].line, marks[i].column,
-               "add on " + cfg.devices[m.control.device].name + "." + m.control.control.str() +
+               "add on " + cfg.control_name(m.control) +
                    ", a MIDI CC that is not an encoder (it sends positions 0..127)",
                "say how the encoder encodes its turn: encoding: twos | offset | sign (docs/midi.md); for a knob use set:");
   }
