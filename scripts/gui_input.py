@@ -86,6 +86,13 @@ class XInput:
         self.x11.XFlush(self.dpy)
 
 
+def no_splash():
+    """Call at a --python script's top level: the first-run splash (Quick Setup, as in a
+    fresh temp HOME) opens after the --python scripts ran; it would cover the window and
+    swallow the input."""
+    bpy.context.preferences.view.show_splash = False
+
+
 def window():
     return bpy.context.window_manager.windows[0]
 
