@@ -21,6 +21,7 @@ pointer; no pixel and no layout constant is guessed.
 import ctypes
 import os
 import time
+import traceback
 
 import bpy
 
@@ -138,7 +139,7 @@ def _scan(xin, x, ys, keys, want, what, settle=STEP_S):
     raise GuiError(f"{what}: {want!r} not found along x={x} (found: {seen or 'nothing'})")
 
 
-def find_property(xin, region, path, column=0.6, step=6):
+def find_property(xin, region, path, column=0.6, step=10):
     """Window coordinates (x, y) of the field of path (a full data path, Copy Full Data
     Path's spelling) in region: the pointer goes down a column at `column` of its width,
     from the top, and stops where Ctrl+Shift+Alt+C copies path."""
@@ -149,7 +150,17 @@ def find_property(xin, region, path, column=0.6, step=6):
     return x, y
 
 
-def find_menu_item(xin, x, y, command, step=5, reach=700):
+def find_button(xin, region, command, column=0.5, step=10):
+    """Window coordinates of the button in region whose Python command (what Ctrl+C copies
+    over it) is command, e.g. "bpy.ops.knoblink.record_toggle()": the pointer goes down a
+    column at `column` of the region's width, from the top."""
+    x = region.x + int(region.width * column)
+    top, bottom = region.y + region.height - 4, region.y + 4
+    y = yield from _scan(xin, x, range(top, bottom, -step), ("Control_L", "c"), command, f"the button {command}")
+    return x, y
+
+
+def find_menu_item(xin, x, y, command, step=8, reach=700):
     """Window coordinates of the item of an open menu whose Python command (what Ctrl+C
     copies over it) is command, e.g. "bpy.ops.knoblink.learn()". The pointer starts
     at (x, y) (where the menu opened) and goes down, then up."""
@@ -216,4 +227,6 @@ def runner(steps, fail, timeout):
             return None
         except GuiError as e:
             fail(str(e))
+        except Exception:  # a bug in a step: said, not a timer silently gone
+            fail(traceback.format_exc())
     return tick
