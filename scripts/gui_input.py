@@ -118,46 +118,52 @@ def park(xin):
 
 
 def _under_pointer(xin, keys, settle=STEP_S):
-    """What Blender copies with these keys for the button under the pointer ("" for none)."""
+    """What Blender copies with these keys for the button under the pointer ("" for none).
+    Two timer calls: bpy.app.timers run early in a pass of Blender's loop, before the
+    events that pass read are handled, so the answer is read a pass later. (It takes the
+    clipboard: these scripts run in a Blender of their own.)"""
     wm = bpy.context.window_manager
     wm.clipboard = ""
     xin.keys(*keys)
     yield settle
+    yield 0.0
     return wm.clipboard
 
 
 def _scan(xin, x, ys, keys, want, what, settle=STEP_S):
+    """The first y of ys where the keys copy want with the pointer at (x, y); asked twice
+    there, so a late answer from the stop before cannot pass for this one."""
     win = window()
     seen = []
     for y in ys:
         xin.move(win, x, y)  # (X delivers in order: Blender sees the move, then the keys)
         got = yield from _under_pointer(xin, keys, settle)
-        if got == want:
+        if got == want and (yield from _under_pointer(xin, keys, settle)) == want:
             return y
         if got and (not seen or seen[-1][1] != got):
             seen.append((y, got))
     raise GuiError(f"{what}: {want!r} not found along x={x} (found: {seen or 'nothing'})")
 
 
-def find_property(xin, region, path, column=0.6, step=10):
-    """Window coordinates (x, y) of the field of path (a full data path, Copy Full Data
-    Path's spelling) in region: the pointer goes down a column at `column` of its width,
-    from the top, and stops where Ctrl+Shift+Alt+C copies path."""
+def _down(xin, region, column, step, keys, want, what):
+    """(x, y) where keys copy want, the pointer going down region at `column` of its width."""
     x = region.x + int(region.width * column)
     top, bottom = region.y + region.height - 4, region.y + 4
-    y = yield from _scan(xin, x, range(top, bottom, -step), ("Control_L", "Shift_L", "Alt_L", "c"), path,
-                         f"the field of {path}")
+    y = yield from _scan(xin, x, range(top, bottom, -step), keys, want, what)
     return x, y
+
+
+def find_property(xin, region, path, column=0.6, step=10):
+    """Window coordinates (x, y) of the field of path (a full data path, Copy Full Data
+    Path's spelling) in region: where Ctrl+Shift+Alt+C copies path."""
+    return (yield from _down(xin, region, column, step, ("Control_L", "Shift_L", "Alt_L", "c"), path,
+                             f"the field of {path}"))
 
 
 def find_button(xin, region, command, column=0.5, step=10):
     """Window coordinates of the button in region whose Python command (what Ctrl+C copies
-    over it) is command, e.g. "bpy.ops.knoblink.record_toggle()": the pointer goes down a
-    column at `column` of the region's width, from the top."""
-    x = region.x + int(region.width * column)
-    top, bottom = region.y + region.height - 4, region.y + 4
-    y = yield from _scan(xin, x, range(top, bottom, -step), ("Control_L", "c"), command, f"the button {command}")
-    return x, y
+    over it) is command, e.g. "bpy.ops.knoblink.record_toggle()"."""
+    return (yield from _down(xin, region, column, step, ("Control_L", "c"), command, f"the button {command}"))
 
 
 def find_menu_item(xin, x, y, command, step=8, reach=700):
@@ -194,7 +200,7 @@ class MenuWatch:
         bpy.types.UI_MT_button_context_menu.remove(self._draw)
 
 
-def open_context_menu(xin, x, y, timeout=5.0):
+def open_context_menu(xin, x, y, timeout=30.0):
     """A real right-click at (x, y); returns once the property context menu is drawn
     (the button's property identifier), GuiError if it never is."""
     watch = MenuWatch()
