@@ -62,7 +62,7 @@ const char* kind_name(const DeviceKindConfig& k) {
 }  // namespace
 
 Bridge::Bridge(asio::io_context& io, Config config)
-    : io_(io), config_(std::move(config)), session_(new_session()), file_text_(config_.text) {
+    : io_(io), config_(std::move(config)), session_(new_session()), file_text_(config_.text), base_text_(config_.text) {
   build_pipeline();
 }
 
@@ -127,13 +127,6 @@ void Bridge::stop() {
   if (link_) link_->stop();
 }
 
-void Bridge::reload(Config config) {
-  ++reloads_;  // before apply(), which sends the status
-  config_errors_.clear();
-  apply(std::move(config), "reloaded");
-  file_text_ = config_.text;
-}
-
 void Bridge::apply(Config config, const char* why) {
   const bool same_blender = config.blender == config_.blender;
   const bool same_devices = std::equal(config.devices.begin(), config.devices.end(), config_.devices.begin(),
@@ -169,7 +162,7 @@ void Bridge::apply(Config config, const char* why) {
 
 bool Bridge::reload_file() {
   const auto text = read_file(config_.file);
-  if (text && *text == file_text_) {  // a save without changes, or SIGHUP after a save already reloaded
+  if (text && *text == file_text_ && base_text_ == file_text_) {  // a save without changes, or SIGHUP after a save already reloaded
     spdlog::info("{} is unchanged since it was last read; nothing to reload", config_.file);
     return config_errors_.empty();
   }
@@ -183,9 +176,76 @@ bool Bridge::reload_file() {
     status_changed();
     return false;
   }
-  if (overrides_) overrides_(*r.config);
-  reload(std::move(*r.config));
+  // The learned mappings the file could not take stay live on top of what it holds now.
+  std::string error;
+  auto live = compose(r.config->text, unsaved_, true, error);
+  if (!live) {  // cannot be: the text loaded above
+    spdlog::error("reload: {}", error);
+    return false;
+  }
+  base_text_ = r.config->text;
+  ++reloads_;  // before apply(), which sends the status
+  config_errors_.clear();
+  apply(std::move(*live), "reloaded");
+  for (const auto& u : unsaved_) {
+    const auto text_of = u.control + " -> " + u.path + " is live but not saved: " + u.reason;
+    spdlog::warn("reload: learned {}", text_of);
+    note_error("learned " + text_of);
+  }
   return true;
+}
+
+std::optional<Config> Bridge::compose(const std::string& base, std::vector<Unsaved>& unsaved, bool reloaded,
+                                      std::string& error) {
+  auto loaded = load_config_text(base, config_.file);
+  if (!loaded.config) {
+    error = loaded.errors.front();
+    return std::nullopt;
+  }
+  Config cfg = std::move(*loaded.config);
+  const std::size_t items = cfg.mappings.size();  // every item of the list is a mapping of a loaded file
+  std::erase_if(unsaved, [&](const Unsaved& u) {
+    if (!reloaded) return false;
+    const bool mapped = std::any_of(cfg.mappings.begin(), cfg.mappings.end(), [&](const Mapping& m) {
+      return m.layer < 0 && cfg.control_name(m.control) == u.control && m.targets(u.path);
+    });
+    if (mapped) spdlog::info("{} maps {} to {} now; the learned mapping that was not saved gives way", config_.file,
+                             u.control, u.path);
+    return mapped;
+  });
+  for (auto it = unsaved.begin(); it != unsaved.end();) {
+    std::string why;
+    if (auto text = mapping_edit::append_entry(cfg.text, it->entry, why)) {
+      auto next = load_config_text(text->text, config_.file);
+      if (next.config) {
+        cfg = std::move(*next.config);
+        ++it;
+        continue;
+      }
+      why = next.errors.front();
+    }
+    if (!reloaded) {
+      error = why;
+      return std::nullopt;
+    }
+    const auto dropped = "learned " + it->control + " -> " + it->path + " (not saved) no longer fits " + config_.file +
+                         " and is dropped: " + why;
+    spdlog::warn("reload: {}", dropped);
+    note_error(dropped);
+    it = unsaved.erase(it);
+  }
+  for (auto& m : cfg.mappings)
+    if (m.item >= items && m.item - items < unsaved.size()) m.unsaved = unsaved[m.item - items].reason;
+  if (overrides_) overrides_(cfg);
+  return cfg;
+}
+
+std::string Bridge::out_of_sync() const {
+  if (base_text_ == file_text_) return {};
+  if (!config_errors_.empty())
+    return "its last reload failed (" + config_errors_.front() + "), so it is not edited; fix it, save it and try again";
+  return "it still holds mappings forgotten here that could not be removed from it, so it is not edited; reload it "
+         "(save it, or SIGHUP) and try again";
 }
 
 std::vector<std::string> Bridge::device_lines() const {
@@ -387,7 +447,7 @@ void Bridge::arm_learn() {
 }
 
 void Bridge::learn(const LearnRequest& request, const Touched& touched) {
-  const std::string control = config_.devices[touched.device].name + "." + touched.control.str();
+  const std::string control = config_.control_name({touched.device, touched.control});
   auto a = answer_of("learn_failed", request.path);
   a.control = control;
   const auto made = learned_mapping(request, control, touched.kind);
@@ -396,34 +456,41 @@ void Bridge::learn(const LearnRequest& request, const Touched& touched) {
     a.reason = made.error;
     return answer(a);
   }
-  // Live first (the running text plus the entry), then the file (its text plus the entry).
+  // Live first (what runs plus the entry; it replaces an unsaved learn of the same control
+  // and target), checked before the file is touched.
+  auto unsaved = unsaved_;
+  std::erase_if(unsaved, [&](const Unsaved& u) { return u.control == control && u.path == request.path; });
+  unsaved.push_back({made.entry, control, request.path, {}});
   std::string error;
-  std::optional<Config> live;
-  if (const auto text = mapping_edit::append_entry(config_.text, made.entry, error)) {
-    auto loaded = load_config_text(text->text, config_.file);
-    if (loaded.config && overrides_) overrides_(*loaded.config);
-    if (loaded.config) live = std::move(loaded.config);
-    else error = loaded.errors.front();
-  }
+  auto live = compose(base_text_, unsaved, false, error);
   if (!live) {
     a.reason = "cannot add the mapping to " + config_.file + ": " + error;
     spdlog::warn("learn: {}", a.reason);
     return answer(a);
   }
+  // Then the file: its text plus the entry.
   int line = 0;
   std::string written;
   const auto not_saved = save_edit(
       config_.file, file_text_,
       [&](const std::string& text, std::string& err) -> std::optional<std::string> {
+        if (err = out_of_sync(); !err.empty()) return std::nullopt;
         auto r = mapping_edit::append_entry(text, made.entry, err);
         if (!r) return std::nullopt;
         line = r->line;
         return std::move(r->text);
       },
       &written);
-  const std::string file_text = not_saved.empty() ? written : file_text_;
+  if (not_saved.empty()) {  // the file's own now
+    unsaved.pop_back();
+    base_text_ = file_text_ = written;
+  } else {
+    unsaved.back().reason = not_saved;
+  }
+  if (auto now = compose(base_text_, unsaved, false, error)) live = std::move(now);
+  else spdlog::error("learn: {}", error);  // cannot be: the same mappings loaded above
+  unsaved_ = std::move(unsaved);
   apply(std::move(*live), "learned into");
-  file_text_ = file_text;
   ++counters_.learned;
   a.op = "learned";
   a.mapping = made.what;
@@ -432,26 +499,12 @@ void Bridge::learn(const LearnRequest& request, const Touched& touched) {
     a.line = line;
     spdlog::info("learn: {} -> {} ({}), {} line {}", control, request.path, made.what, config_.file, line);
   } else {
-    a.reason = not_saved + "; the mapping is live until knoblink stops or reloads";
+    a.reason = not_saved + "; the mapping is live, not saved, until knoblink stops";
     spdlog::warn("learn: {} -> {} ({}) is live but not saved: {}", control, request.path, made.what, a.reason);
+    note_error("learned " + control + " -> " + request.path + " is live but not saved: " + not_saved);
   }
   answer(a);
 }
-
-namespace {
-/// Lines (Mapping::line) of the mappings in c whose action targets path.
-std::vector<int> lines_targeting(const Config& c, const std::string& path) {
-  std::vector<int> out;
-  for (const auto& m : c.mappings) {
-    bool hit = m.path() == path;
-    if (const auto* b = m.as<ButtonMapping>())
-      for (const Action* act : {&b->press, &b->release, &b->long_press})
-        hit = hit || (act->kind != Action::Kind::call && act->kind != Action::Kind::none && act->target == path);
-    if (hit) out.push_back(m.line);
-  }
-  return out;
-}
-}  // namespace
 
 void Bridge::on_forget(const std::string& path, const std::string& error) {
   auto a = answer_of("forget_failed", path);
@@ -461,51 +514,59 @@ void Bridge::on_forget(const std::string& path, const std::string& error) {
     spdlog::warn("forget: {}", error);
     return answer(a);
   }
-  const auto lines = lines_targeting(config_, path);
-  if (lines.empty()) {
+  // The file's items that target path, and the unsaved learns that do.
+  std::vector<std::size_t> items;
+  const auto file_items = config_.mappings.size() - unsaved_.size();  // the unsaved ones come last
+  for (const auto& m : config_.mappings)
+    if (m.item < file_items && m.targets(path)) items.push_back(m.item);
+  auto unsaved = unsaved_;
+  const auto live_only = std::erase_if(unsaved, [&](const Unsaved& u) { return u.path == path; });
+  if (items.empty() && live_only == 0) {
     a.reason = "no mapping of " + config_.file + " targets " + path;
     spdlog::info("forget: {}", a.reason);
     return answer(a);
   }
-  std::string why;
-  std::optional<Config> live;
-  if (const auto text = mapping_edit::remove_entries(config_.text, lines, why)) {
-    auto loaded = load_config_text(text->text, config_.file);
-    if (loaded.config && overrides_) overrides_(*loaded.config);
-    if (loaded.config) live = std::move(loaded.config);
-    else why = loaded.errors.front();
+  // Live first: what runs without them, checked before the file is touched.
+  std::string why, base = base_text_;
+  std::vector<int> lines;
+  if (!items.empty()) {
+    auto cut = mapping_edit::remove_entries(base_text_, items, why);
+    if (cut) {
+      base = std::move(cut->text);
+      lines = std::move(cut->lines);
+    }
   }
+  auto live = why.empty() ? compose(base, unsaved, false, why) : std::nullopt;
   if (!live) {
-    a.reason = "cannot remove the mappings of " + path + ": " + why;
+    a.reason = "cannot remove the mappings of " + path + " from " + config_.file + ": " + why;
     spdlog::warn("forget: {}", a.reason);
     return answer(a);
   }
-  // The file's own lines: a mapping learned but not saved is live only.
-  std::vector<int> file_lines;
-  if (auto saved = load_config_text(file_text_, config_.file); saved.config)
-    file_lines = lines_targeting(*saved.config, path);
-  std::string not_saved, written = file_text_;
-  if (!file_lines.empty())
+  std::string not_saved, written;
+  if (!items.empty())
     not_saved = save_edit(
         config_.file, file_text_,
         [&](const std::string& text, std::string& err) -> std::optional<std::string> {
-          auto r = mapping_edit::remove_entries(text, file_lines, err);
+          if (err = out_of_sync(); !err.empty()) return std::nullopt;
+          auto r = mapping_edit::remove_entries(text, items, err);
           if (!r) return std::nullopt;
           return std::move(r->text);
         },
         &written);
-  const std::string file_text = not_saved.empty() ? written : file_text_;
+  if (!items.empty() && not_saved.empty()) file_text_ = written;
+  base_text_ = std::move(base);  // without them, written or not
+  unsaved_ = std::move(unsaved);
   apply(std::move(*live), "forgot in");
-  file_text_ = file_text;
-  counters_.forgotten += lines.size();
+  const auto count = items.size() + static_cast<std::size_t>(live_only);
+  counters_.forgotten += count;
   a.op = "forgot";
-  a.count = static_cast<int>(lines.size());
+  a.count = static_cast<int>(count);
   if (not_saved.empty()) {
-    a.lines = file_lines;
-    spdlog::info("forget: {} mappings of {} removed from {}", lines.size(), path, config_.file);
+    a.lines = lines;
+    spdlog::info("forget: {} mappings of {} removed ({} from {})", count, path, items.size(), config_.file);
   } else {
-    a.reason = not_saved + "; the mappings are gone until knoblink stops or reloads";
-    spdlog::warn("forget: {} mappings of {} removed, but not from the file: {}", lines.size(), path, a.reason);
+    a.reason = not_saved + "; the mappings are gone until knoblink stops or the file is reloaded";
+    spdlog::warn("forget: {} mappings of {} removed, but not from the file: {}", count, path, a.reason);
   }
   answer(a);
 }
@@ -595,7 +656,7 @@ void Bridge::send_output(std::uint16_t device, const Name& control, std::int32_t
   memory_.output_written(device, control, result.ok());
   std::string& last = output_errors_[device];
   if (!result.ok() && result.error != last) {
-    const auto text = config_.devices[device].name + "." + control.str() + ": " + result.error;
+    const auto text = config_.control_name({device, control}) + ": " + result.error;
     if (result.away) {
       spdlog::info("{}", text);  // written again when the device is back: not a problem to show
     } else {

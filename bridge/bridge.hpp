@@ -43,13 +43,13 @@ class Bridge final : public EventSink, public LinkListener {
   ~Bridge() override;
   void start();
   void stop();
-  /// Swaps in a new config: the mapping is rebuilt; the devices stay open when the file
-  /// names the same ones (else they are reopened), the Blender link when its address is the
-  /// same; queued discrete commands are kept.
-  void reload(Config config);
-  /// Reads the mapping file again (a save, SIGHUP) and reload()s it when its bytes differ from
-  /// those last read; a broken file keeps the running mapping, and its problems (file:line:col)
-  /// are logged and go into the status. False when broken.
+  /// Reads the mapping file again (a save, SIGHUP) and swaps it in when its bytes differ from
+  /// those last read: the mapping is rebuilt; the devices stay open when the file names the
+  /// same ones (else they are reopened), the Blender link when its address is the same;
+  /// queued discrete commands are kept. Learned mappings the file could not take stay live
+  /// on top of it (docs/protocol.md, "Learn and forget"). A broken file keeps the running
+  /// mapping, and its problems (file:line:col) are logged and go into the status. False
+  /// when broken.
   bool reload_file();
   /// Applied to every config the bridge loads itself (reload_file, learn, forget): what the
   /// command line overrides in the file (`knoblink run --blender-port`).
@@ -110,6 +110,24 @@ class Bridge final : public EventSink, public LinkListener {
   void answer(const codec::LearnAnswer& a);
   /// Arms learn_timer_ for the learner's deadline.
   void arm_learn();
+  /// A learned mapping the file could not take (read-only, moved, ...): live on top of
+  /// whatever the file holds until the bridge stops (docs/protocol.md, "Learn and forget").
+  struct Unsaved {
+    mapping_edit::Entry entry;
+    std::string control, path;  ///< "box.k2" and its target
+    std::string reason;         ///< why it is not in the file
+  };
+  /// base (a mapping file's text) with the unsaved learns appended to its mappings:,
+  /// loaded, the overrides applied, the appended ones marked (Mapping::unsaved). One that
+  /// does not load on top of base is the error. When base was just reloaded, one that base
+  /// maps too (same control, no layer, same target) is dropped from unsaved first, and one
+  /// that does not load is dropped, logged and noted instead (the file may have lost its
+  /// device).
+  std::optional<Config> compose(const std::string& base, std::vector<Unsaved>& unsaved, bool reloaded,
+                                std::string& error);
+  /// "" when the file holds what the running mapping was made from, so a learn or forget
+  /// may edit it; else why it may not.
+  std::string out_of_sync() const;
 
   asio::io_context& io_;
   Config config_;
@@ -128,9 +146,12 @@ class Bridge final : public EventSink, public LinkListener {
   Learner learner_;
   asio::steady_timer learn_timer_{io_};
   /// The mapping file's bytes as the bridge last read (reload_file: broken ones too) or wrote
-  /// them; a learned mapping that could not be written is live (config_.text) but not here.
-  /// A save (or learn's own write) that leaves them as they are is no reload.
+  /// them. A save (or learn's own write) that leaves them as they are is no reload.
   std::string file_text_;
+  /// The text the running mapping is made from: file_text_ unless the file is broken or a
+  /// forget could not be written; config_.text is it with unsaved_ appended.
+  std::string base_text_;
+  std::vector<Unsaved> unsaved_;  ///< learned, live, not in the file
   std::function<void(Config&)> overrides_;
   Counters counters_;
   std::string last_remote_error_;

@@ -23,6 +23,16 @@ const std::string& Mapping::path() const {
   return none;
 }
 
+bool Mapping::targets(std::string_view p) const {
+  if (path() == p) return true;
+  if (const auto* b = as<ButtonMapping>())
+    for (const Action* a : {&b->press, &b->release, &b->long_press})
+      if (a->kind != Action::Kind::call && a->kind != Action::Kind::none && a->target == p) return true;
+  return false;
+}
+
+std::string Config::control_name(const ControlRef& c) const { return devices[c.device].name + "." + c.control.str(); }
+
 int Config::device_index(std::string_view name) const {
   for (std::size_t i = 0; i < devices.size(); ++i)
     if (devices[i].name == name) return static_cast<int>(i);
@@ -719,7 +729,7 @@ bool fold_encoding(Checker& c, const YAML::Node& n, Config& cfg, const Mapping& 
   if (!add.encoding) return true;
   const auto& where = n["encoding"];
   const auto& dev = cfg.devices[m.control.device];
-  const std::string control = dev.name + "." + m.control.control.str();
+  const std::string control = cfg.control_name(m.control);
   std::optional<MidiControlId> id;
   auto* midi = midi_cc_of(cfg, m, id);
   if (!midi) {
@@ -760,7 +770,7 @@ void check_midi_adds(Checker& c, Config& cfg, const std::vector<YAML::Mark>& mar
     const auto* midi = m.as<AddMapping>() ? midi_cc_of(cfg, m, id) : nullptr;
     if (!midi || midi->encoding_of(m.control.control.view())) continue;
     c.error_at(marks[i].line, marks[i].column,
-               "add on " + cfg.devices[m.control.device].name + "." + m.control.control.str() +
+               "add on " + cfg.control_name(m.control) +
                    ", a MIDI CC that is not an encoder (it sends positions 0..127)",
                "say how the encoder encodes its turn: encoding: twos | offset | sign (docs/midi.md); for a knob use set:");
   }
@@ -812,13 +822,14 @@ std::string led_default(const Mapping& m) {
 }
 
 /// marks: where each entry of cfg.mappings starts, for checks made after every mapping is read.
-void parse_mapping(Checker& c, const YAML::Node& n, Config& cfg, std::vector<YAML::Mark>& marks) {
+void parse_mapping(Checker& c, const YAML::Node& n, std::size_t item, Config& cfg, std::vector<YAML::Mark>& marks) {
   if (!n.IsMap()) {
     c.error(n, "a mapping must be a mapping (key: value)", "e.g. - control: box.k1");
     return;
   }
   Mapping m;
   m.line = n.Mark().line + 1;
+  m.item = item;
   if (!n["control"]) {
     c.error(n, "a mapping needs control", "control: <device>.<control>, e.g. box.k1");
     return;
@@ -971,7 +982,8 @@ LoadResult load_config_text(const std::string& text, const std::string& file) {
       c.error(root["mappings"], "mappings must be a list", "each entry starts with '- control: <device>.<control>'");
     } else {
       std::vector<YAML::Mark> marks;
-      for (const auto& m : root["mappings"]) parse_mapping(c, m, cfg, marks);
+      std::size_t item = 0;
+      for (const auto& m : root["mappings"]) parse_mapping(c, m, item++, cfg, marks);
       check_midi_adds(c, cfg, marks);
     }
   }

@@ -114,12 +114,19 @@ struct Mapping {
   /// feedback: an output control driven by the watched value of watch_path (value != 0 -> 1)
   std::optional<ControlRef> led;
   std::string watch_path;
-  int line = 0;
+  int line = 0;           ///< where its first key is in the text (1-based)
+  std::size_t item = 0;   ///< its index in the mappings: list (bridge/mapping_edit.hpp cuts by it)
+  /// Why this mapping is live but not in the file: a learn that could not be saved
+  /// (docs/protocol.md, "Learn and forget"); empty for the file's own. Set by the bridge.
+  std::string unsaved;
 
   template <class T>
   const T* as() const { return std::get_if<T>(&action); }
   /// The set/add/rate target, empty for the other kinds.
   const std::string& path() const;
+  /// Whether its action writes path: the set/add/rate target, or a press/release/long
+  /// toggle, keyframe, set or cycle target (what a forget of path removes).
+  bool targets(std::string_view path) const;
 };
 
 /// A layer (docs/mapping.md, "Layers"): while it is on, a control's mappings with this
@@ -152,6 +159,8 @@ struct Config {
 
   /// Index of a device by name, or -1.
   int device_index(std::string_view name) const;
+  /// "box.k2": the control's device name and its own.
+  std::string control_name(const ControlRef& c) const;
 };
 
 /// Result of loading: a config, or the list of problems (never both).

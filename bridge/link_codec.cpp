@@ -133,9 +133,10 @@ void append_status(std::string& out, const Status& s) {
 
 void append_mappings(std::string& out, const Config& config) {
   nlohmann::json list = nlohmann::json::array();
-  const auto control = [&](const ControlRef& c) { return config.devices[c.device].name + "." + c.control.str(); };
+  const auto control = [&](const ControlRef& c) { return config.control_name(c); };
   for (const auto& m : config.mappings) {
-    nlohmann::json base = {{"control", control(m.control)}, {"line", m.line}};
+    nlohmann::json base = {{"control", control(m.control)}, {"line", m.unsaved.empty() ? m.line : 0}};
+    if (!m.unsaved.empty()) base["unsaved"] = m.unsaved;  // live, not in the file: why
     if (m.layer >= 0) base["layer"] = config.layers[static_cast<std::size_t>(m.layer)].name;
     if (m.led) base["led"] = control(*m.led);
     const auto add = [&](const char* does, const std::string& target, const char* on) {

@@ -94,8 +94,7 @@ std::string Mapper::on_control(std::uint16_t device, const ControlInfo& info) {
     // it; one without (an encoder) reports steps, which a set would take as positions.
     const bool steps = info.kind == ControlKind::rel && !info.has_range;
     if (set && (steps || info.kind == ControlKind::btn) && warning.empty())
-      warning = cfg_.file + ":" + std::to_string(s.mapping->line) + ": set on " + cfg_.devices[device].name + "." +
-                info.name.str() + ", which the device describes as " + std::string(to_string(info.kind)) +
+      warning = cfg_.file + ":" + std::to_string(s.mapping->line) + ": set on " + cfg_.control_name({device, info.name}) + ", which the device describes as " + std::string(to_string(info.kind)) +
                 ": its values are taken as positions" +
                 (info.kind == ControlKind::rel ? "; for an encoder use add: with step:" : "; for a button use press:");
     if (!info.has_range || info.min == info.max || (set ? set->from0 : rate->from0)) continue;  // the file's from: wins

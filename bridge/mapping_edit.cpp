@@ -100,29 +100,71 @@ std::size_t dash_before(std::string_view text, std::size_t pos) {
   return pos > 0 ? pos - 1 : 0;
 }
 
-/// The ']' closing the flow sequence opened at open (quotes and comments skipped), or npos.
-std::size_t closing_bracket(std::string_view text, std::size_t open) {
-  int depth = 0;
-  for (std::size_t i = open; i < text.size(); ++i) {
+/// Calls on(i, c) for each character from `from` on that is outside comments and quoted
+/// scalars, a quoted scalar once with c '"' at its closing quote, until on returns true:
+/// that i, or npos at the end. A quote starts a scalar at the start of a token only (a plain
+/// "don't" is plain text).
+template <class On>
+std::size_t scan(std::string_view text, std::size_t from, On on) {
+  const auto token_start = [&](std::size_t i) {
+    return i == from || std::string_view(" \t\r\n[{,:").find(text[i - 1]) != std::string_view::npos;
+  };
+  for (std::size_t i = from; i < text.size(); ++i) {
     const char c = text[i];
-    if (c == '\'') {
+    if (c == '\'' && token_start(i)) {
       for (++i; i < text.size(); ++i)
         if (text[i] == '\'') {
           if (i + 1 < text.size() && text[i + 1] == '\'') ++i;
           else break;
         }
-    } else if (c == '"') {
+      if (i >= text.size()) return std::string_view::npos;
+      if (on(i, '"')) return i;
+    } else if (c == '"' && token_start(i)) {
       for (++i; i < text.size() && text[i] != '"'; ++i)
         if (text[i] == '\\') ++i;
+      if (i >= text.size()) return std::string_view::npos;
+      if (on(i, '"')) return i;
     } else if (c == '#' && (i == 0 || text[i - 1] == ' ' || text[i - 1] == '\t' || text[i - 1] == '\n')) {
-      i = line_end(text, i);
-    } else if (c == '[' || c == '{') {
-      ++depth;
-    } else if (c == ']' || c == '}') {
-      if (--depth == 0) return c == ']' ? i : std::string_view::npos;
+      i = line_end(text, i) - 1;  // its line's end is seen next
+    } else if (on(i, c)) {
+      return i;
     }
   }
   return std::string_view::npos;
+}
+
+/// An item of a flow sequence: its text is [start, end) (no blanks or comments after it),
+/// stop is the ',' after it or the ']' that closes the sequence.
+struct FlowItem {
+  std::size_t start = 0, end = 0, stop = std::string_view::npos;
+};
+
+FlowItem flow_item(std::string_view text, std::size_t start) {
+  FlowItem item{start, start};
+  int depth = 0;
+  item.stop = scan(text, start, [&](std::size_t i, char c) {
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') return false;
+    if (depth == 0 && (c == ',' || c == ']' || c == '}')) return true;
+    if (c == '[' || c == '{') ++depth;
+    else if (c == ']' || c == '}') --depth;
+    item.end = i + 1;
+    return false;
+  });
+  return item;
+}
+
+/// Whether only blanks, or blanks and a comment, are on pos's line from pos to its end.
+bool rest_blank(std::string_view text, std::size_t pos) {
+  const auto end = line_end(text, pos);
+  while (pos < end && (text[pos] == ' ' || text[pos] == '\t')) ++pos;
+  return pos == end || text[pos] == '#';
+}
+
+/// Whether only blanks are on pos's line before pos.
+bool lead_blank(std::string_view text, std::size_t pos) {
+  for (auto i = line_start(text, pos); i < pos; ++i)
+    if (text[i] != ' ' && text[i] != '\t') return false;
+  return true;
 }
 
 /// The entry as block lines, each after an eol: "- key: v" at dash, the others at content.
@@ -144,17 +186,101 @@ std::string flow(const Entry& e) {
   return out + "}";
 }
 
-/// Checks that the edit left a list of want items: the file's layout may be one these
-/// rules do not place an entry in correctly, and a broken file must never be written.
-bool check_items(std::string_view text, std::size_t want, std::string& error) {
-  Parsed p;
+/// The file's top-level keys but mappings, and its mappings: items, each as YAML text.
+struct Content {
+  std::vector<std::string> others, items;
+};
+
+Content content_of(const Parsed& p) {
+  Content c;
+  if (p.root.IsMap())
+    for (const auto& kv : p.root)
+      if (!(kv.first.IsScalar() && kv.first.Scalar() == "mappings"))
+        c.others.push_back(YAML::Dump(kv.first) + ": " + YAML::Dump(kv.second));
+  if (p.has_key && p.list.IsSequence())
+    for (const auto& item : p.list) c.items.push_back(YAML::Dump(item));
+  return c;
+}
+
+/// Checks that the edited text holds what the text held, but for the items cut (indices
+/// into its mappings:) and `added` new ones at the end: the file's layout may be one these
+/// rules do not edit correctly, and a broken file (or one missing anything of the user's)
+/// must never be written.
+bool check_edit(const Parsed& before, std::string_view text, const std::vector<std::size_t>& cut, std::size_t added,
+                std::string& error) {
+  Parsed after;
   std::string why;
-  if (parse(text, p, why) && p.has_key && (p.list.IsSequence() || (want == 0 && p.list.IsNull())) &&
-      (p.list.IsNull() ? 0 : p.list.size()) == want)
-    return true;
-  error = "the edited file would not hold " + std::to_string(want) + " mappings (" +
-          (why.empty() ? "an unusual layout of mappings:" : why) + "); edit it by hand";
+  if (parse(text, after, why) && after.has_key && (after.list.IsSequence() || after.list.IsNull())) {
+    const auto was = content_of(before);
+    const auto now = content_of(after);
+    std::vector<std::string> kept;
+    for (std::size_t i = 0; i < was.items.size(); ++i)
+      if (std::find(cut.begin(), cut.end(), i) == cut.end()) kept.push_back(was.items[i]);
+    if (now.others == was.others && now.items.size() == kept.size() + added &&
+        std::equal(kept.begin(), kept.end(), now.items.begin()))
+      return true;
+  }
+  error = "the edited file would not hold exactly what it held " + std::string(added ? "plus" : "less") +
+          " the mapping (" + (why.empty() ? "an unusual layout of mappings:" : why) +
+          "); nothing was written, edit it by hand";
   return false;
+}
+
+/// Where the item of a block list at pos starts (its dash's line) and ends (the start of
+/// the line after its last line; blank lines and comments after it stay with what follows).
+std::pair<std::size_t, std::size_t> block_span(std::string_view text, const Parsed& p, std::size_t i) {
+  const auto from = line_start(text, dash_before(text, static_cast<std::size_t>(p.list[i].Mark().pos)));
+  const auto limit = i + 1 < p.list.size()
+                         ? line_start(text, dash_before(text, static_cast<std::size_t>(p.list[i + 1].Mark().pos)))
+                         : p.end;
+  return {from, next_line(text, last_content_end(text, from, limit, false))};
+}
+
+/// Item i of a flow list [...] cut out with its comma: a whole line (or lines) when it has
+/// them to itself, else the item and the blanks that would be left doubled; the last item
+/// takes the comma before it instead (`[a, b]` -> `[a]`). "" + error when it cannot be.
+std::optional<std::string> cut_flow_item(std::string_view text, const Parsed& p, std::size_t i, std::string& error) {
+  const auto item_at = [&](std::size_t k) { return flow_item(text, static_cast<std::size_t>(p.list[k].Mark().pos)); };
+  const auto it = item_at(i);
+  if (it.stop == std::string_view::npos || (text[it.stop] != ',' && text[it.stop] != ']')) {
+    error = "line " + std::to_string(line_number(text, it.start)) + ": cannot find where mapping " +
+            std::to_string(i + 1) + " of the flow list mappings: [...] ends";
+    return std::nullopt;
+  }
+  const bool comma = text[it.stop] == ',';
+  const auto after = comma ? it.stop + 1 : it.end;  // what follows the item (and its comma)
+  std::vector<std::pair<std::size_t, std::size_t>> cuts;
+  if (lead_blank(text, it.start) && rest_blank(text, after)) {
+    cuts.emplace_back(line_start(text, it.start), next_line(text, after));  // its own lines
+  } else {
+    auto from = it.start;
+    while (from > 0 && (text[from - 1] == ' ' || text[from - 1] == '\t')) --from;
+    auto to = after;
+    while (to < text.size() && (text[to] == ' ' || text[to] == '\t')) ++to;
+    if (comma && to < line_end(text, to) && text[to] != '#' && text[to] != ']') {  // `a, b, c` -> `a, c`
+      cuts.emplace_back(it.start, to);
+    } else {  // `a, b,  # x` -> `a,  # x`; `a, b,]` -> `a,]`; `a, b]` -> `a]` (below)
+      cuts.emplace_back(from, after);
+    }
+  }
+  if (!comma && i > 0) {
+    const auto prev = item_at(i - 1);
+    if (prev.stop == std::string_view::npos || text[prev.stop] != ',') {
+      error = "line " + std::to_string(line_number(text, prev.start)) + ": cannot find the comma after mapping " +
+              std::to_string(i) + " of the flow list mappings: [...]";
+      return std::nullopt;
+    }
+    if (cuts.front().first == prev.stop + 1) cuts.front().first = prev.stop;  // `a, b]`: ", b" in one
+    else cuts.insert(cuts.begin(), {prev.stop, prev.stop + 1});
+  }
+  std::string out;
+  std::size_t kept = 0;
+  for (const auto& [from, to] : cuts) {
+    out.append(text.substr(kept, from - kept));
+    kept = to;
+  }
+  out.append(text.substr(kept));
+  return out;
 }
 
 }  // namespace
@@ -169,7 +295,6 @@ std::optional<Appended> append_entry(std::string_view text, const Entry& entry, 
   Parsed p;
   if (!parse(text, p, error)) return std::nullopt;
   const auto eol = eol_of(text);
-  const std::size_t before = p.has_key && p.list.IsSequence() ? p.list.size() : 0;
   Appended out;
   std::size_t at = 0;       // the insertion point
   std::string insert;       // what goes there
@@ -216,16 +341,13 @@ std::optional<Appended> append_entry(std::string_view text, const Entry& entry, 
             ": mappings: is not a list; learn adds to a list of - control: ... items";
     return std::nullopt;
   } else if (p.list.Style() == YAML::EmitterStyle::Flow) {
-    const auto open = static_cast<std::size_t>(p.list.Mark().pos);
-    const auto close = closing_bracket(text, open);
-    if (close == std::string_view::npos) {
-      error = "line " + std::to_string(line_number(text, open)) + ": cannot find the ] closing mappings: [";
+    const auto last = flow_item(text, static_cast<std::size_t>(p.list[p.list.size() - 1].Mark().pos));
+    if (last.stop == std::string_view::npos) {
+      error = "line " + std::to_string(line_number(text, last.start)) +
+              ": cannot find where the last mapping of the flow list mappings: [...] ends";
       return std::nullopt;
     }
-    at = close;
-    while (at > open + 1 && (text[at - 1] == ' ' || text[at - 1] == '\t' || text[at - 1] == '\n' ||
-                             text[at - 1] == '\r'))
-      --at;
+    at = last.end;  // right after it: before a comment or line break that follows it
     insert = ", " + flow(entry);
     out.line = line_number(text, at);
   } else {
@@ -251,50 +373,49 @@ std::optional<Appended> append_entry(std::string_view text, const Entry& entry, 
   }
   out.text += insert;
   out.text.append(text.substr(at));
-  if (!check_items(out.text, before + 1, error)) return std::nullopt;
+  if (!check_edit(p, out.text, {}, 1, error)) return std::nullopt;
   return out;
 }
 
-std::optional<Removed> remove_entries(std::string_view text, const std::vector<int>& item_lines, std::string& error) {
+std::optional<Removed> remove_entries(std::string_view text, const std::vector<std::size_t>& items,
+                                     std::string& error) {
   Parsed p;
   if (!parse(text, p, error)) return std::nullopt;
   if (!p.has_key || !p.list.IsSequence()) {
     error = "the file has no list of mappings";
     return std::nullopt;
   }
-  if (p.list.Style() == YAML::EmitterStyle::Flow) {
-    error = "line " + std::to_string(line_number(text, p.key_pos)) +
-            ": mappings: is in flow style [...]; remove the entry by hand";
+  std::vector<std::size_t> order(items);
+  std::sort(order.begin(), order.end(), std::greater<>());  // the last first: the others stay where they are
+  order.erase(std::unique(order.begin(), order.end()), order.end());
+  if (order.empty() || order.front() >= p.list.size()) {
+    error = "the file has " + std::to_string(p.list.size()) + " mappings, not the one to remove (it changed?)";
     return std::nullopt;
   }
-  // Each item spans from its dash's line to the end of its last content line.
-  struct Span {
-    std::size_t from, to;
-    int line;
-  };
-  std::vector<Span> spans;
-  for (std::size_t i = 0; i < p.list.size(); ++i) {
-    const auto pos = static_cast<std::size_t>(p.list[i].Mark().pos);
-    spans.push_back({line_start(text, dash_before(text, pos)), 0, p.list[i].Mark().line + 1});
-  }
-  for (std::size_t i = 0; i < spans.size(); ++i) {  // comments after an item stay (they lead the next)
-    const auto limit = i + 1 < spans.size() ? spans[i + 1].from : p.end;
-    spans[i].to = next_line(text, last_content_end(text, spans[i].from, limit, false));
-  }
+  for (std::size_t i = 1; i < p.list.size(); ++i)
+    if (p.list[i].Mark().pos <= p.list[i - 1].Mark().pos) {  // an alias (*name) is its anchor's node
+      error = "line " + std::to_string(line_number(text, p.key_pos)) + ": mapping " + std::to_string(i + 1) +
+              " of mappings: is an alias of an earlier one (*name); edit the file by hand";
+      return std::nullopt;
+    }
   Removed out;
-  std::size_t kept = 0;
-  for (const auto& s : spans) {
-    if (std::find(item_lines.begin(), item_lines.end(), s.line) == item_lines.end()) continue;
-    out.text.append(text.substr(kept, s.from - kept));
-    kept = s.to;
-    ++out.count;
+  for (const auto i : items) out.lines.push_back(p.list[i].Mark().line + 1);
+  const bool flow = p.list.Style() == YAML::EmitterStyle::Flow;
+  std::string now(text);
+  for (const auto i : order) {
+    Parsed q;
+    if (!parse(now, q, error)) return std::nullopt;
+    if (flow) {
+      auto cut = cut_flow_item(now, q, i, error);
+      if (!cut) return std::nullopt;
+      now = std::move(*cut);
+    } else {
+      const auto [from, to] = block_span(now, q, i);
+      now.erase(from, to - from);
+    }
   }
-  if (out.count != static_cast<int>(item_lines.size())) {
-    error = "no mapping starts on one of the lines given (the file changed?)";
-    return std::nullopt;
-  }
-  out.text.append(text.substr(kept));
-  if (!check_items(out.text, spans.size() - static_cast<std::size_t>(out.count), error)) return std::nullopt;
+  if (!check_edit(p, now, order, 0, error)) return std::nullopt;
+  out.text = std::move(now);
   return out;
 }
 

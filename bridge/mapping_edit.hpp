@@ -33,20 +33,25 @@ struct Appended {
 /// the first item's indentation), inside a flow list's brackets, in place of an empty
 /// value, `[]` or `~`, or as a new mappings: block at the end when there is none. Nothing
 /// before the insertion point and nothing after it changes. nullopt + error (naming the
-/// line) when the text is not YAML or mappings: is not a list.
+/// line) when the text is not YAML or mappings: is not a list, or the result would not
+/// hold exactly what the text held plus the entry.
 std::optional<Appended> append_entry(std::string_view text, const Entry& entry, std::string& error);
 
-/// The text without some items of its mappings: list, and how many were cut.
+/// The text without some items of its mappings: list, and the 1-based line each removed
+/// item started on (in the order asked).
 struct Removed {
   std::string text;
-  int count = 0;
+  std::vector<int> lines;
 };
 
-/// Cuts the items of a block-style mappings: list whose first key is on one of item_lines
-/// (1-based, as config.cpp's Mapping::line): each from its "- " line to its last line;
-/// comments and blank lines after it stay. A list left empty is left as `mappings:` (no
-/// items). nullopt + error when the text is not YAML, the list is in flow style, or a line
-/// names no item.
-std::optional<Removed> remove_entries(std::string_view text, const std::vector<int>& item_lines, std::string& error);
+/// Cuts the items of the mappings: list at items (0-based indices into the list, as
+/// config.cpp's Mapping::item). A block list's item goes from its "- " line to its last
+/// line; comments and blank lines after it stay; a list left empty is left as `mappings:`
+/// (no items). A flow list's item (`mappings: [{...}, {...}]`) goes with its comma: its own
+/// lines when nothing else is on them, else the item and one blank (`[a, b, c]` -> `[a, c]`,
+/// `[a, b]` -> `[a]`). nullopt + error (naming the line) when the text is not YAML, has no
+/// list, an index is past its end, an item is an alias (*name) of another, or the result
+/// would not hold exactly the other items and keys.
+std::optional<Removed> remove_entries(std::string_view text, const std::vector<std::size_t>& items, std::string& error);
 
 }  // namespace knoblink::mapping_edit

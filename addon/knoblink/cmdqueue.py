@@ -59,6 +59,7 @@ class CommandQueue:
                         e.cmd, e.value = cmd, cmd.value
                     else:
                         e.value += cmd.value
+                        e.cmd.t = cmd.t  # the sum is the value as of the newest line
                     e.replies.append((conn, cmd.id))
                     self.merged += 1
                     return

@@ -274,6 +274,7 @@ class Link:
         sent = []
         for i, sub in enumerate(cmd.ops):
             obj = None
+            sub.t = cmd.t  # received with its batch
             try:
                 self._run(sub, sub.value, conn)
             except ProtocolError as err:
@@ -328,7 +329,7 @@ class Link:
             written = apply.run(cmd, value, self.roots, self.settings.operators)
             self._wrote = True
             if op == "set" or op == "add":
-                if not self.recorder.note(written):  # a take is one undo step of its own
+                if not self.recorder.note(written, cmd.t):  # a take is one undo step of its own
                     self.gestures.touch(p.text, self._now)
                 self._touched.add(p.text)
             elif op == "toggle" or op == "keyframe":
@@ -438,6 +439,13 @@ def _file_loading(*_args):
 
 
 @persistent
+def _frame_changing(scene, *_args):
+    """frame_change_pre: when a take's frames began (record.py)."""
+    if current is not None:
+        current.recorder.frame_changed(scene)
+
+
+@persistent
 def _file_changed(*_args):
     """load_post / save_post: the discovery file's "file" follows the open .blend."""
     if current is not None:
@@ -457,6 +465,8 @@ def start(settings):
             handlers.append(_file_changed)
     if _file_loading not in bpy.app.handlers.load_pre:
         bpy.app.handlers.load_pre.append(_file_loading)
+    if _frame_changing not in bpy.app.handlers.frame_change_pre:
+        bpy.app.handlers.frame_change_pre.append(_frame_changing)
     return current
 
 
@@ -470,6 +480,8 @@ def stop():
             handlers.remove(_file_changed)
     while _file_loading in bpy.app.handlers.load_pre:
         bpy.app.handlers.load_pre.remove(_file_loading)
+    while _frame_changing in bpy.app.handlers.frame_change_pre:
+        bpy.app.handlers.frame_change_pre.remove(_frame_changing)
     if current is not None:
         current.stop()
         current = None

@@ -513,7 +513,7 @@ def parse_mappings(obj):
         w = f"mappings[{i}]."
         e = {"control": _text(m, "control", w), "does": _text(m, "does", w), "target": _text(m, "target", w),
              "line": _count(m, "line", w)}
-        for key in ("layer", "led", "on"):
+        for key in ("layer", "led", "on", "unsaved"):
             if key in m:
                 e[key] = _text(m, key, w)
         maps.append(e)

@@ -9,12 +9,16 @@ it just wrote, while after a frame change Blender has already put the
 F-curve's value back into the property. The targets of one drain are keyed
 once at its end; a later drain in the same frame keys that frame again
 (replacing the key), so each target gets one key per frame with the newest
-value. The thinning decision is thinning.py's; this module does the bpy part.
-The composition root (link.py) calls begin_drain(), note() and end_drain()."""
+value. When the take ends, a float's keys take the value at their frame's end
+on the playback clock (takeclock.py), and are thinned (thinning.py); this
+module does the bpy part. The composition root (link.py) calls begin_drain(),
+note(), end_drain() and, from a frame_change_pre handler, frame_changed()."""
+
+import time
 
 import bpy
 
-from . import apply, protocol, thinning
+from . import apply, protocol, takeclock, thinning
 from .protocol import ProtocolError
 
 NUMERIC = ("FLOAT", "INT", "BOOLEAN")
@@ -35,20 +39,33 @@ class Channel:
     are never kept past a drain), the F-curve's data path and array index, and
     the value recorded at each frame."""
 
-    __slots__ = ("id_key", "data_path", "index", "samples", "text")
+    __slots__ = ("id_key", "data_path", "index", "samples", "text", "smooth", "values")
 
-    def __init__(self, id_key, data_path, index, text):
+    def __init__(self, id_key, data_path, index, text, smooth):
         self.id_key, self.data_path, self.index, self.text = id_key, data_path, index, text
-        self.samples = {}  # frame -> value keyed there (the newest of that frame)
+        self.samples = {}  # frame -> (value keyed there: the newest of that frame, when it was received, the clock's run)
+        self.smooth = smooth  # a float: its keys take the value at their frame's end (takeclock.py)
+        self.values = takeclock.Values()  # every value, by receive time
+
+    def recorded(self, clock):
+        """Frame -> the value recorded there: for a float, at the frame's end, or when its
+        newest value arrived if that was later (no value is lost); else the newest."""
+        out = {}
+        for f, (v, t, run) in self.samples.items():
+            when = clock.end(run, f) if self.smooth else None
+            out[f] = v if when is None else self.values.at(max(when, t))
+        return out
 
 
 class Take:
-    __slots__ = ("channels", "first", "last", "skipped")
+    __slots__ = ("channels", "first", "last", "skipped", "clock")
 
-    def __init__(self, frame):
+    def __init__(self, frame, fps, now):
         self.channels = {}  # (id pointer, data path, index) -> Channel
         self.first = self.last = frame
         self.skipped = set()  # paths that cannot be keyed (told once)
+        self.clock = takeclock.FrameClock(fps)  # when its frames changed
+        self.clock.changed(frame, now)
 
 
 class Recorder:
@@ -64,6 +81,7 @@ class Recorder:
         self.last_take = None  # summary of the last finished take (panel, "take" event)
         self.error = ""
         self.playing = playing
+        self.clock = time.perf_counter  # Command.t's clock (server.py)
         self._pending = {}  # this drain's written targets: (struct pointer, prop, key, index) -> Target
 
     # ------------------------------------------------------------ state
@@ -85,7 +103,8 @@ class Recorder:
         active = self.on and self.playing()
         if active and self.take is None:
             self.before_take()
-            self.take = Take(bpy.context.scene.frame_current)
+            scene = bpy.context.scene
+            self.take = Take(scene.frame_current, scene.render.fps / scene.render.fps_base, self.clock())
         elif not active and self.take is not None:
             self._key_pending()
             self.finish()
@@ -97,11 +116,19 @@ class Recorder:
         self._pending = {}
         self.sync()
 
-    def note(self, targets):
-        """Targets a set/add just wrote (each resolved element). Returns whether
-        they are recorded (a take is running): their undo step is then the take's."""
+    def frame_changed(self, scene):
+        """frame_change_pre: when the take's frames began (the drain that sees the
+        new frame runs after Blender's redraw)."""
+        if self.take is not None:
+            self.take.clock.changed(scene.frame_current, self.clock())
+
+    def note(self, targets, received=0.0):
+        """Targets a set/add just wrote (each resolved element), its line received
+        at time received (Command.t; 0: now). Returns whether they are recorded (a
+        take is running): their undo step is then the take's."""
         if self.take is None:
             return False
+        received = received or self.clock()
         for t in targets:
             why = ("holds no number or bool" if t.kind not in NUMERIC else
                    "is not animatable" if not _animatable(t) else None)
@@ -110,7 +137,7 @@ class Recorder:
                     self.take.skipped.add(t.path)
                     self._tell(f"record: {t.path} {why}; not keyed")
                 continue
-            self._pending[(t.struct.as_pointer(), t.prop, t.key, t.index)] = t
+            self._pending[(t.struct.as_pointer(), t.prop, t.key, t.index)] = (t, received)
         return True
 
     def end_drain(self):
@@ -125,16 +152,16 @@ class Recorder:
             return
         frame = bpy.context.scene.frame_current
         take.first, take.last = min(take.first, frame), max(take.last, frame)
-        for t in pending.values():
+        for t, received in pending.values():
             try:
                 apply.keyframe(t)
-                self._sample(take, t, frame)
+                self._sample(take, t, frame, received)
             except (ProtocolError, ReferenceError, RuntimeError, TypeError, KeyError) as e:
                 if t.path not in take.skipped:
                     take.skipped.add(t.path)
                     self._tell(f"record: {t.path}: {getattr(e, 'message', e)}")
 
-    def _sample(self, take, t, frame):
+    def _sample(self, take, t, frame, received):
         ident = t.struct.id_data
         base = t.struct.path_from_id() if t.struct != ident else ""
         leaf = t.prop if t.key is None else f"[{protocol.quote(t.key)}]"
@@ -145,9 +172,10 @@ class Recorder:
             key = (ident.as_pointer(), data_path, i)
             ch = take.channels.get(key)
             if ch is None:
-                ch = take.channels[key] = Channel(_id_key(ident), data_path, i, t.path)
-            v = value[i] if isinstance(value, list) else value
-            ch.samples[frame] = float(v)
+                ch = take.channels[key] = Channel(_id_key(ident), data_path, i, t.path, t.kind == "FLOAT")
+            v = float(value[i] if isinstance(value, list) else value)
+            ch.values.add(received, v)
+            ch.samples[frame] = (v, ch.values.t[-1], take.clock.run)
 
     # ------------------------------------------------------------ the end of a take
     def finish(self):
@@ -156,7 +184,7 @@ class Recorder:
         recorded = kept = 0
         for ch in take.channels.values():
             try:
-                r, k = self._thin(ch)
+                r, k = self._thin(ch, take.clock)
             except (ReferenceError, RuntimeError, KeyError, TypeError, AttributeError) as e:
                 self._tell(f"record: could not thin {ch.text}: {e}")
                 r = k = len(ch.samples)
@@ -171,14 +199,19 @@ class Recorder:
                 self._tell(e.message)
         self.broadcast(self.last_take)
 
-    def _thin(self, ch):
-        """Thins one channel's take keys; returns (keys recorded, keys kept)."""
+    def _thin(self, ch, clock):
+        """Sets one channel's take keys to their recorded values and thins them;
+        returns (keys recorded, keys kept)."""
         fcurve = _fcurve(ch)
-        frames = sorted(ch.samples)
-        values = [ch.samples[f] for f in frames]
         if fcurve is None:
             raise KeyError(f"no F-curve {ch.data_path}[{ch.index}] any more")
+        recorded = ch.recorded(clock)
+        frames = sorted(recorded)
+        values = [recorded[f] for f in frames]
         points = fcurve.keyframe_points
+        if ch.smooth:
+            for f, v in zip(frames, values):  # replaces the newest value keyed there
+                points.insert(f, v, options={"FAST"})
         present = set(frames)
 
         def evaluate(kept):
@@ -190,7 +223,7 @@ class Recorder:
                     if f in gone and abs(points[i].co[0] - f) < 1e-3:
                         points.remove(points[i], fast=True)
             for f in keep - present:
-                points.insert(f, ch.samples[f], options={"FAST"})
+                points.insert(f, recorded[f], options={"FAST"})
             present.clear()
             present.update(keep)
             fcurve.update()

@@ -229,9 +229,11 @@ class KNOBLINK_PT_mappings(_Section, bpy.types.Panel):
             split = col.split(factor=0.27)
             on = f" {m['on']}" if m.get("on") else ""
             layer = f" [{m['layer']}]" if m.get("layer") else ""
-            split.label(text=f"{m['control']}{on}{layer}")
+            # A learned mapping the file could not take (read-only, moved): live, not saved.
+            split.label(text=f"{m['control']}{on}{layer}", icon="ERROR" if m.get("unsaved") else "NONE")
             split = split.split(factor=0.72)
-            split.label(text=f"{m['does']} {status.short_path(m['target'])}")
+            unsaved = " (not saved)" if m.get("unsaved") else ""
+            split.label(text=f"{m['does']} {status.short_path(m['target'])}{unsaved}")
             split.label(text="" if m["does"] == "call" or m["value"] is None else status.value_text(m["value"]))
 
 

@@ -65,7 +65,9 @@ def main():
     cube = 'bpy.data.objects["Cube"].location[0]'
     send({"op": "mappings", "file": "/tmp/box.yaml", "mappings": [
         {"control": "box.k1", "does": "set", "target": cube, "line": 6},
-        {"control": "box.b1", "does": "call", "target": "screen.animation_play", "line": 9, "on": "press"}]})
+        {"control": "box.b1", "does": "call", "target": "screen.animation_play", "line": 9, "on": "press"},
+        {"control": "box.k2", "does": "set", "target": 'bpy.data.objects["Cube"].location[1]', "line": 0,
+         "unsaved": "/tmp/box.yaml is read-only (mode 0444)"}]})
     send({"op": "status", "file": "/tmp/box.yaml", "reloads": 1, "config_errors": ["/tmp/box.yaml:3:5: bad key"],
           "devices": [{"name": "box", "kind": "serial", "state": "lost", "attached": "", "detail": "waiting: gone"}],
           "layers": [{"name": "shift", "on": True}], "record": True,

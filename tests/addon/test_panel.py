@@ -30,6 +30,9 @@ def test_panel_sections_show_the_bridge(tmp_path):
     assert "set Cube.location[0] 1.250" in text["KNOBLINK_PT_mappings"]  # read back in Blender
     assert "call screen.animation_play" in text["KNOBLINK_PT_mappings"]
     assert "box.b1 press" in text["KNOBLINK_PT_mappings"]
+    assert ["box.k2", "ERROR"] in labels["KNOBLINK_PT_mappings"]  # learned, the file read-only
+    assert "set Cube.location[1] (not saved)" in text["KNOBLINK_PT_mappings"]
+    assert "location[0] (not saved)" not in text["KNOBLINK_PT_mappings"]
     errors = text["KNOBLINK_PT_errors"]
     assert "bridge, now (2x): Blender refused set x: not_found no x" in errors
     assert "add-on, now: not_found" in errors and "Nope" in errors

@@ -4,11 +4,15 @@ client sweeping a value, and the whole chain: the knob-box firmware in the
 emulator -> knoblink with a record: switch -> Blender, the LED following the
 record state.
 
-What was applied at each frame is what this test saw through watches: the
-add-on checks watches at the end of every drain, after the drain's keys were
-inserted at that frame, so a value event belongs to the frame last reported
-before it. The F-curve is read back through Blender's own evaluation: the
-frame is set and the animated value watched."""
+Which frames got a value is what this test saw through watches: the add-on
+checks watches at the end of every drain, after the drain's keys were inserted
+at that frame, so a value event belongs to the frame last reported before it.
+What was applied at a frame's time is what this test sent (every value is a
+set, applied as sent) at the moment the frame ended on the playback clock,
+which the test fits itself through the times it saw the frames change
+(docs/protocol.md, "Record", "The value of a frame"). The F-curve is read back
+through Blender's own evaluation: the frame is set and the animated value
+watched."""
 
 import json
 import math
@@ -73,13 +77,46 @@ def key_count(c, keys_path):
 
 
 class Played:
-    """Frames and values seen through watches on a client, in order."""
+    """Frames and values seen through watches on a client, in order, and what was
+    sent: sent(value) when it is sent, scale turning it into the target's value."""
 
-    def __init__(self, client, target):
-        self.client, self.target = client, target
+    def __init__(self, client, target, scale=lambda v: v):
+        self.client, self.target, self.scale = client, target, scale
         self.frame = None
         self.frames = []  # every frame reported
+        self.changes = []  # (frame, time it was reported) while values are sent
         self.applied = {}  # frame -> the newest value seen in it
+        self.stream = []  # (time sent, target value)
+
+    def sent(self, value):
+        self.stream.append((time.monotonic(), self.scale(value)))
+
+    def at(self, when):
+        """What was sent by time when: linear between two sends (a knob turning), the first or last outside."""
+        s = self.stream
+        if when <= s[0][0]:
+            return s[0][1]
+        for (ta, va), (tb, vb) in zip(s, s[1:]):
+            if when < tb:
+                return va + (vb - va) * (when - ta) / (tb - ta)
+        return s[-1][1]
+
+    def sent_around(self, f, lag):
+        """The lowest and highest value sent from lag seconds before frame f ended (its end on
+        this test's fit of the frame changes, seen through a socket) until just after."""
+        end = self.frame_end(f)
+        a, b = end - lag, end + 0.01
+        inside = [v for t, v in self.stream if a < t < b] + [self.at(a), self.at(b)]
+        return min(inside), max(inside)
+
+    def frame_end(self, f):
+        """When frame f ended: a line fitted through the frame changes seen within a second of it."""
+        pts = [(g, t) for g, t in self.changes if abs(g - f) <= 24]
+        assert len(pts) >= 3, (f, self.changes)
+        mf = sum(g for g, _ in pts) / len(pts)
+        mt = sum(t for _, t in pts) / len(pts)
+        slope = sum((g - mf) * (t - mt) for g, t in pts) / sum((g - mf) ** 2 for g, _ in pts)
+        return mt + slope * (f + 1 - mf)
 
     def take(self, timeout):
         """Reads until the take event; returns it."""
@@ -102,6 +139,8 @@ class Played:
         if m["path"] == FRAME:
             self.frame = m["value"]
             self.frames.append(self.frame)
+            if self.stream and (not self.changes or self.frame > self.changes[-1][0]):
+                self.changes.append((self.frame, time.monotonic()))
         elif m["path"] == self.target and self.frame is not None:
             self.applied[self.frame] = m["value"]
 
@@ -113,33 +152,39 @@ class Played:
                 self.see(self.client.msgs.pop(0))
 
 
-def check_curve(c, obj, take, applied, keys_per_frame=0.5):
-    """The F-curve's value at every played frame is within 2% of the applied range; keys <=
-    frames * keys_per_frame."""
+def check_curve(c, obj, take, played, around):
+    """The F-curve's value at every played frame is within 2% of the range of what was
+    applied at the frame's time (around(f): the lowest and highest value that can be);
+    at most half as many keys as frames."""
     target, keys_path = paths(obj)
+    applied = played.applied
     first, last = min(applied), max(applied)
     frames = last - first + 1  # the frames the values arrived over
     keys = key_count(c, keys_path)
-    assert keys == take["keys"] and keys <= frames * keys_per_frame, (take, keys)
+    assert keys == take["keys"] and keys <= frames / 2, (take, keys, frames)
     assert take["recorded"] == len(applied), (take, sorted(applied))
-    span = max(applied.values()) - min(applied.values())
-    assert span > 1.0, applied
+    assert applied[last] == pytest.approx(played.stream[-1][1], abs=1e-6)  # what was sent was applied
+    values = [v for _, v in played.stream]
+    span = max(values) - min(values)
+    assert span > 1.0, values
     tol = 0.02 * span
-    have = sorted(applied)
     worst = 0.0
-    for f in range(first, last + 1):
+    shown = sorted({f for f in played.frames if first <= f <= last})  # frames Blender dropped are not played
+    for f in shown:
         c.ok({"op": "set", "path": FRAME, "value": f})
         v = c.value(target)
         if f in applied:
-            err = abs(v - applied[f])
-        else:  # a played frame without a new value: between its neighbours' values
-            before = max((x for x in have if x < f), default=have[0])
-            after = min((x for x in have if x > f), default=have[-1])
-            lo, hi = sorted((applied[before], applied[after]))
-            err = max(lo - v, v - hi, 0.0)
+            lo, hi = around(f)
+        else:  # played, but no value arrived in it: the curve runs between its neighbours' values
+            before = max((g for g in applied if g < f), default=first)
+            after = min((g for g in applied if g > f), default=last)
+            (lo, hi), (lo2, hi2) = around(before), around(after)
+            lo, hi = min(lo, lo2), max(hi, hi2)
+        err = max(lo - v, v - hi, 0.0)
         worst = max(worst, err)
-        assert err <= tol, (f, v, applied.get(f), tol)
-    print(f"take {take}: {keys} keys for {frames} frames, worst error {worst / span:.2%} of the range {span:.3f}")
+        assert err <= tol, (f, v, (lo, hi), applied.get(f), tol)
+    print(f"take {take}: {keys} keys for {frames} frames ({len(shown)} played), worst error {worst / span:.2%} "
+          f"of the range {span:.3f}")
 
 
 def test_a_scripted_sweep_during_playback_becomes_a_thin_f_curve_and_one_undo_step(c):
@@ -158,7 +203,9 @@ def test_a_scripted_sweep_during_playback_becomes_a_thin_f_curve_and_one_undo_st
     played.applied.clear()  # the watches' first values came before the take
     t0 = time.monotonic()
     while (t := time.monotonic() - t0) < 3.0:  # a hand turns the knob up and back, ~100 values/s
-        c.send({"op": "set", "path": loc_z, "value": 1 - math.cos(2 * math.pi * t / 3.0)})
+        v = 1 - math.cos(2 * math.pi * t / 3.0)
+        c.send({"op": "set", "path": loc_z, "value": v})
+        played.sent(v)
         played.pump(0.01)
     played.pump(0.5)  # still again before playback stops
     c.send({"op": "call", "operator": "screen.animation_cancel", "args": {"restore_frame": False}})
@@ -173,12 +220,7 @@ def test_a_scripted_sweep_during_playback_becomes_a_thin_f_curve_and_one_undo_st
     assert c.value(loc_z) == 0.0
     c.ok({"op": "call", "operator": "ed.redo"})
     assert key_count(c, keys) == take["keys"]
-    # Keys <= frames / 2 holds in bpy 5.0 (test_record_bpy.py, frames stepped) and here when
-    # Blender drops frames; when it plays every frame, the newest value at each frame jitters
-    # with the sender's timing by more than the 1% thinning keeps (51 keys for 74 frames on a
-    # quiet machine), so here thinning only has to remove keys (docs/protocol.md, "Record").
-    check_curve(c, "Cube", take, played.applied, keys_per_frame=1.0)
-    assert take["keys"] < take["recorded"], take
+    check_curve(c, "Cube", take, played, lambda f: played.sent_around(f, lag=0.03))
 
 
 def test_the_record_switch_on_the_emulated_box(blender, c, tmp_path):
@@ -209,18 +251,28 @@ def test_the_record_switch_on_the_emulated_box(blender, c, tmp_path):
         while not any("box: described" in line for line in log):
             assert time.monotonic() < end and bridge.poll() is None, "".join(log[-20:])
             time.sleep(0.05)
-        played = Played(c, loc_z)
+        # The board resets when its port opens and describes itself again for the bridge's "?":
+        # a press within those ~50 ms can become the resting state it boots with (seen 2 in 8
+        # times with a click right after the first description), so the click waits them out.
+        time.sleep(0.3)
+        played = Played(c, loc_z, scale=lambda raw: 2.0 * raw / 1023)  # to: [0, 2]
         c.ok({"op": "watch", "path": FRAME})
         c.ok({"op": "watch", "path": loc_z})
         sim.click(5)  # record on, from the box
-        assert sim.expect("led 1 ", 20) == "1", "".join(log[-30:])
+        try:
+            assert sim.expect("led 1 ", 20) == "1"
+        except AssertionError as e:
+            raise AssertionError(f"{e}; the emulator said {sim.seen[-10:]}; the bridge said:\n"
+                                 + "".join(log[-30:])) from None
         assert c.wait(lambda m: m.get("ev") == "record") == {"ev": "record", "on": True}
         sim.click(1)  # play
         played.pump(0.5)
         played.applied.clear()  # the watches' first values came before the take
         t0 = time.monotonic()
-        while (t := time.monotonic() - t0) < 3.0:  # the knob swept up and back
-            sim.send(f"knob 1 {round(1023 * (1 - math.cos(2 * math.pi * t / 3.0)) / 2)}")
+        while (t := time.monotonic() - t0) < 6.0:  # the knob swept up and back
+            raw = round(1023 * (1 - math.cos(2 * math.pi * t / 6.0)) / 2)
+            sim.send(f"knob 1 {raw}")
+            played.sent(raw)
             played.pump(0.03)
         sim.sync()
         played.pump(0.5)
@@ -231,12 +283,10 @@ def test_the_record_switch_on_the_emulated_box(blender, c, tmp_path):
         c.ok({"op": "unwatch", "path": FRAME})
         c.ok({"op": "unwatch", "path": loc_z})
         assert take["channels"] == 1, take
-        # The emulated knob's values reach Blender at the firmware's own pace, not the frames':
-        # when Blender plays most frames they jitter by more than the 1% the thinning keeps
-        # (36 keys for 70 frames once on a quiet machine), so here thinning only has to
-        # remove keys; the scripted test above holds keys <= frames / 2.
-        check_curve(c, "Camera", take, played.applied, keys_per_frame=1.0)
-        assert take["keys"] < take["recorded"], take
+        # Here the values take 2-7 ms from the emulator to Blender, more on a loaded machine,
+        # and the firmware's filter holds a knob turning back until it moved 6 counts: what was
+        # applied at a frame is bounded by the values applied in it and its neighbours.
+        check_curve(c, "Camera", take, played, lambda f: played.sent_around(f, lag=0.15))
         # The panel's Record button (its operator) turns recording on: the box's LED follows.
         c.ok({"op": "call", "operator": "knoblink.record_toggle"})
         assert sim.expect("led 1 ", 20) == "1"
@@ -257,6 +307,7 @@ class Sim:
         self.proc = subprocess.Popen([SIM, "--link", str(link), FIRMWARE], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, bufsize=0)
         self.buf = b""
+        self.seen = []  # every line it printed
         self.expect("pty ", 10)
 
     def send(self, line):
@@ -269,6 +320,7 @@ class Sim:
             while b"\n" in self.buf:
                 line, self.buf = self.buf.split(b"\n", 1)
                 text = line.decode(errors="replace")
+                self.seen.append(text)
                 if text.startswith(prefix):
                     return text[len(prefix):]
             left = end - time.monotonic()
@@ -284,8 +336,11 @@ class Sim:
         self.expect("sync", 10)
 
     def click(self, button):
-        """A press a person makes: held 100 ms (the firmware debounces)."""
+        """A press a person makes: held 100 ms (the firmware debounces). The press is applied
+        before the hold starts: an emulator starved on a loaded machine would otherwise read
+        press and release together, at one emulated instant, and the debouncer drop both."""
         self.send(f"press {button}")
+        self.sync()
         time.sleep(0.1)
         self.send(f"release {button}")
 

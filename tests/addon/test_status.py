@@ -84,6 +84,12 @@ def test_parse_status_keeps_known_fields_and_names_wrong_ones():
         assert e.value.code == "bad_request" and words in e.value.message
     m = protocol.parse_command(MAPPINGS).value
     assert m["mappings"][1]["on"] == "press"
+    assert "unsaved" not in m["mappings"][0]
+    learned = {"control": "box.k2", "does": "set", "target": "context.scene.a", "line": 0, "unsaved": "read-only"}
+    m = protocol.parse_command(dict(MAPPINGS, mappings=[learned])).value
+    assert m["mappings"][0]["unsaved"] == "read-only"
+    with pytest.raises(ProtocolError, match="mappings\\[0\\].unsaved must be a string"):
+        protocol.parse_command(dict(MAPPINGS, mappings=[dict(learned, unsaved=True)]))
     with pytest.raises(ProtocolError, match="mappings\\[0\\].target"):
         protocol.parse_command({"op": "mappings", "mappings": [{"control": "a", "does": "set"}]})
     with pytest.raises(ProtocolError, match="cannot be part of a batch"):

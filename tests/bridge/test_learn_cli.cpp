@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -23,6 +24,8 @@ const std::string kBin = KNOBLINK_BINARY_DIR "/bridge/knoblink";
 const std::string kLocY = R"(bpy.data.objects["Cube"].location[1])";
 
 
+const std::string kMappings = "mappings:\n  - control: box.k1    # the big one\n    set: context.scene.a\n\n# layers later\n";
+
 /// The bridge and its two ends: the fake Blender's connection and the fake box.
 struct Rig {
   TempDir dir;
@@ -31,23 +34,36 @@ struct Rig {
   std::string cfg, original;
   std::unique_ptr<Process> bridge;
   std::unique_ptr<Conn> conn;
+  std::vector<json> skipped;  ///< the lines next() passed over
 
-  Rig() {
-    original = "# the box on my desk\nblender: {port: " + std::to_string(blender.port()) +
-               "}\ndevices:\n  box:\n    serial: {port: " + pty.slave() +
-               "}\nmappings:\n  - control: box.k1    # the big one\n    set: context.scene.a\n\n# layers later\n";
+  /// mappings: the file's text from its mappings: key on; status: the add-on takes the
+  /// status and mappings lines (docs/protocol.md, "Status").
+  explicit Rig(const std::string& mappings = kMappings, bool status = false) {
+    original = head() + mappings;
     cfg = dir.write("box.yaml", original);
     bridge = std::make_unique<Process>(std::vector<std::string>{kBin, "run", "--config", cfg}, dir.file("run.log"));
     conn = blender.accept(15s);
     REQUIRE(conn);
     REQUIRE(conn->read_line(10s));  // hello
-    conn->send(R"({"hello":1,"server":"t","blender":"3.4.1"})" "\n");
+    conn->send(status ? R"({"hello":1,"server":"t","blender":"3.4.1","features":["status"]})" "\n"
+                      : R"({"hello":1,"server":"t","blender":"3.4.1"})" "\n");
     REQUIRE(pty.read_line(10s) == std::optional<std::string>("?"));
     pty.write("@knoblink 1 knobbox\n@ctl k1 abs 0 1023\n@ctl k2 abs 0 1023\n@ctl e1 rel\n@ctl b1 btn\n@end\n");
   }
   ~Rig() {
     bridge->signal(SIGTERM);
     CHECK(bridge->wait(10s) == std::optional<int>(0));
+  }
+  /// The file up to its mappings: key.
+  std::string head() const {
+    return "# the box on my desk\nblender: {port: " + std::to_string(blender.port()) + "}\ndevices:\n  box:\n    serial: {port: " +
+           pty.slave() + "}\n";
+  }
+  /// Replaces the file the way an editor saves: a new file renamed over it (mode 0444 too).
+  void save_as_editor(const std::string& text) {
+    const auto tmp = dir.write("box.yaml.new", text);
+    ::chmod(tmp.c_str(), 0444);
+    std::filesystem::rename(tmp, cfg);
   }
   void send(const json& j) { conn->send(j.dump() + "\n"); }
   /// The next line from the bridge with this op (others, e.g. watches, are skipped).
@@ -61,6 +77,7 @@ struct Rig {
       REQUIRE(line);
       auto j = json::parse(*line);
       if (j.value("op", "") == op) return j;
+      skipped.push_back(std::move(j));
     }
   }
   void learn(const std::string& path, const char* kind = "FLOAT", double lo = -10, double hi = 10) {
@@ -155,7 +172,7 @@ TEST_CASE("learn into a read-only or moved file: reported with the reason, live 
   const auto learned = r.next("learned");
   CHECK(learned["control"] == "box.k2");
   CHECK_FALSE(learned.contains("line"));
-  CHECK(learned["error"] == r.cfg + " is read-only (mode 0444); the mapping is live until knoblink stops or reloads");
+  CHECK(learned["error"] == r.cfg + " is read-only (mode 0444); the mapping is live, not saved, until knoblink stops");
   CHECK(read_file(r.cfg) == r.original);
   r.pty.write("k2 0\n");
   CHECK(r.next("set") == json({{"op", "set"}, {"path", kLocY}, {"value", -10.0}}));
@@ -180,4 +197,173 @@ TEST_CASE("learn into a read-only or moved file: reported with the reason, live 
   CHECK(forgot["count"] == 1);
   CHECK(forgot["lines"] == json::array());
   CHECK(r.opens() == 1);
+}
+
+TEST_CASE("forget in a flow list and of a flow map item: the entry cut, every other byte kept") {
+  const std::string flow = "mappings: [{control: box.k1, set: context.scene.a},   # the big one\n"
+                           "           {control: box.k2, set: 'bpy.data.objects[\"Cube\"].location[1]', to: [-10, 10]},\n"
+                           "           {control: box.e1, add: context.scene.frame_current}]  # three\n"
+                           "# layers later\n";
+  Rig r(flow);
+  ::chmod(r.cfg.c_str(), 0600);
+  r.send({{"ev", "forget"}, {"path", kLocY}});
+  CHECK(r.next("forgot") == json({{"op", "forgot"}, {"path", kLocY}, {"count", 1}, {"file", r.cfg}, {"lines", {7}}}));
+  CHECK(read_file(r.cfg) == r.head() +
+                                "mappings: [{control: box.k1, set: context.scene.a},   # the big one\n"
+                                "           {control: box.e1, add: context.scene.frame_current}]  # three\n"
+                                "# layers later\n");
+  struct stat st {};
+  REQUIRE(::stat(r.cfg.c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0600);
+  // The last item: its comma goes with it.
+  r.send({{"ev", "forget"}, {"path", "context.scene.frame_current"}});
+  CHECK(r.next("forgot")["lines"] == json({7}));
+  CHECK(read_file(r.cfg) == r.head() + "mappings: [{control: box.k1, set: context.scene.a}   # the big one\n"
+                                       "]  # three\n# layers later\n");
+  r.pty.write("k2 0\ne1 1\nk1 1023\n");  // k2 and e1 map nothing now; k1 still does
+  CHECK(r.next("set") == json({{"op", "set"}, {"path", "context.scene.a"}, {"value", 1.0}}));
+  // Learned into the flow list, then forgotten: the file as it was, byte for byte.
+  const auto before = read_file(r.cfg);
+  r.learn(kLocY);
+  r.pty.write("k2 300\nk2 500\n");
+  CHECK(r.next("learned")["line"] == 6);
+  CHECK_THAT(read_file(r.cfg), Catch::Contains("{control: box.k1, set: context.scene.a}, {control: box.k2, set: "
+                                               "'bpy.data.objects[\"Cube\"].location[1]', to: [-10, 10]}   # the big one"));
+  r.send({{"ev", "forget"}, {"path", kLocY}});
+  CHECK(r.next("forgot")["lines"] == json({6}));
+  CHECK(read_file(r.cfg) == before);
+  CHECK(r.opens() == 1);
+}
+
+TEST_CASE("forget of a flow map item in a block list; CRLF and no newline at the end kept") {
+  Rig r("mappings:\r\n  - {control: box.k1, set: context.scene.a}\r\n"
+        "  - {control: box.k2, set: 'bpy.data.objects[\"Cube\"].location[1]',\r\n     to: [-10, 10]}  # two lines\r\n"
+        "  - control: box.e1\r\n    add: context.scene.frame_current");
+  r.send({{"ev", "forget"}, {"path", kLocY}});
+  CHECK(r.next("forgot")["lines"] == json({8}));
+  CHECK(read_file(r.cfg) == r.head() + "mappings:\r\n  - {control: box.k1, set: context.scene.a}\r\n"
+                                       "  - control: box.e1\r\n    add: context.scene.frame_current");
+  r.pty.write("e1 1\nk2 0\nk1 1023\n");  // e1 first: the values right after the box described itself are positions
+  CHECK(r.next("set") == json({{"op", "set"}, {"path", "context.scene.a"}, {"value", 1.0}}));
+}
+
+namespace {
+/// The mappings line's entry for control, or null.
+json entry_of(const json& mappings, const std::string& control) {
+  json found;
+  int n = 0;
+  for (const auto& m : mappings["mappings"])
+    if (m["control"] == control) found = m, ++n;
+  CHECK(n <= 1);
+  return found;
+}
+}  // namespace
+
+TEST_CASE("a learned mapping the file could not take stays live, and unsaved, over reloads") {
+  Rig r(kMappings, true);
+  r.next("mappings");
+  ::chmod(r.cfg.c_str(), 0444);
+  r.learn(kLocY);
+  r.pty.write("k2 300\nk2 500\n");
+  auto k2 = entry_of(r.next("mappings"), "box.k2");  // the panel's new mappings, then the answer
+  CHECK_THAT(r.next("learned")["error"].get<std::string>(), Catch::Contains("read-only"));
+  CHECK(k2["target"] == kLocY);
+  CHECK(k2["line"] == 0);
+  CHECK(k2["unsaved"] == r.cfg + " is read-only (mode 0444)");
+
+  // Saved by an editor (a new file renamed over it, read-only too): k1 moves another
+  // property now, and k2 still moves location Y, still unsaved.
+  const auto edited = r.head() + "mappings:\n  - control: box.k1    # the big one\n    set: context.scene.b\n";
+  r.save_as_editor(edited);
+  auto after = r.next("mappings");
+  CHECK(entry_of(after, "box.k1")["target"] == "context.scene.b");
+  CHECK(entry_of(after, "box.k2")["unsaved"] == r.cfg + " is read-only (mode 0444)");
+  const auto status = r.next("status");
+  CHECK(status["reloads"] == 1);
+  const auto said = "learned box.k2 -> " + kLocY + " is live but not saved: " + r.cfg + " is read-only (mode 0444)";
+  CHECK(std::any_of(status["errors"].begin(), status["errors"].end(), [&](const json& e) { return e["text"] == said; }));
+  r.pty.write("k2 1023\n");
+  CHECK(r.next("set") == json({{"op", "set"}, {"path", kLocY}, {"value", 10.0}}));
+  r.pty.write("k1 1023\n");
+  CHECK(r.next("set") == json({{"op", "set"}, {"path", "context.scene.b"}, {"value", 1.0}}));
+  CHECK(read_file(r.cfg) == edited);  // nothing written
+
+  // SIGHUP after the bytes changed in place: still there. An encoder learned meanwhile, then
+  // forgotten: live only, so nothing to write, and the next reload does not bring it back.
+  r.learn("context.scene.frame_current", "INT", 0, 250);
+  r.pty.write("e1 1\n");
+  CHECK_THAT(r.next("learned")["error"].get<std::string>(), Catch::Contains("read-only"));
+  r.send({{"ev", "forget"}, {"path", "context.scene.frame_current"}});
+  const auto forgot = r.next("forgot");
+  CHECK(forgot["count"] == 1);
+  CHECK(forgot["lines"] == json::array());
+  ::chmod(r.cfg.c_str(), 0644);
+  {
+    std::ofstream(r.cfg, std::ios::app) << "# touched\n";
+  }
+  ::chmod(r.cfg.c_str(), 0444);
+  r.bridge->signal(SIGHUP);
+  REQUIRE(wait_until([&] { return r.bridge->log().find("reloaded " + r.cfg) != std::string::npos; }, 10s));
+  for (;;) {  // the watch and SIGHUP may both reload: the last mappings line counts
+    auto m = r.next("mappings");
+    if (!entry_of(m, "box.e1").is_null()) FAIL("the forgotten encoder came back");
+    if (read_file(r.cfg) == edited + "# touched\n" && !entry_of(m, "box.k2").is_null()) {
+      CHECK(entry_of(m, "box.k2")["unsaved"] == r.cfg + " is read-only (mode 0444)");
+      break;
+    }
+  }
+  r.skipped.clear();
+  r.pty.write("e1 1\nk2 0\n");
+  CHECK(r.next("set") == json({{"op", "set"}, {"path", kLocY}, {"value", -10.0}}));
+  for (const auto& j : r.skipped) CHECK(j.value("op", "") != "add");  // e1 sent nothing
+
+  // The file now maps k2 to location Y itself: the learned one gives way (one entry, the file's).
+  const auto with_k2 = edited + "  - control: box.k2\n    set: 'bpy.data.objects[\"Cube\"].location[1]'\n    to: [0, 5]\n";
+  r.save_as_editor(with_k2);
+  for (;;) {
+    auto m = r.next("mappings");
+    k2 = entry_of(m, "box.k2");
+    if (!k2.is_null() && !k2.contains("unsaved")) break;
+  }
+  CHECK(k2["line"] == 9);
+  r.pty.write("k2 1023\n");
+  CHECK(r.next("set") == json({{"op", "set"}, {"path", kLocY}, {"value", 5.0}}));
+  CHECK_THAT(r.bridge->log(), Catch::Contains("maps box.k2 to " + kLocY + " now; the learned mapping that was not saved gives way"));
+  CHECK(r.opens() == 1);
+}
+
+TEST_CASE("learn while the file is broken: live, the broken file not edited; kept when it is fixed") {
+  Rig r(kMappings, true);
+  const auto broken = r.head() + "mappings:\n  - control: box.k1\n    set: context.scene.__class__\n";
+  r.save_as_editor(broken);
+  ::chmod(r.cfg.c_str(), 0644);
+  REQUIRE(wait_until([&] { return r.bridge->log().find("keeping the running config") != std::string::npos; }, 10s));
+  r.learn(kLocY);
+  r.pty.write("k2 300\nk2 500\n");
+  const auto learned = r.next("learned");
+  CHECK_THAT(learned["error"].get<std::string>(),
+             Catch::StartsWith(r.cfg + ": its last reload failed (" + r.cfg + ":8:10: set ") &&
+                 Catch::EndsWith("so it is not edited; fix it, save it and try again; the mapping is live, not saved, "
+                                 "until knoblink stops"));
+  CHECK(read_file(r.cfg) == broken);
+  r.pty.write("k1 1023\n");  // the running mapping is the one before the broken save
+  CHECK(r.next("set") == json({{"op", "set"}, {"path", "context.scene.a"}, {"value", 1.0}}));
+  // Fixed and saved: the learned mapping is put on top of it, still unsaved.
+  std::ofstream(r.cfg, std::ios::trunc) << r.original;
+  for (;;) {
+    const auto m = r.next("mappings");
+    if (m["mappings"].size() == 2) {
+      CHECK(entry_of(m, "box.k2")["unsaved"].get<std::string>().find("its last reload failed") != std::string::npos);
+      break;
+    }
+  }
+  r.pty.write("k2 1023\n");
+  CHECK(r.next("set") == json({{"op", "set"}, {"path", kLocY}, {"value", 10.0}}));
+  // A learn now saves: the file is in step again.
+  r.learn("context.scene.frame_current", "INT", 0, 250);
+  r.pty.write("e1 1\n");
+  CHECK(r.next("learned")["line"] == 9);
+  CHECK(read_file(r.cfg) == r.head() + "mappings:\n  - control: box.k1    # the big one\n    set: context.scene.a\n"
+                                       "  - control: box.e1\n    add: 'context.scene.frame_current'\n    step: 1\n"
+                                       "\n# layers later\n");
 }

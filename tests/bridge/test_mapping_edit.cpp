@@ -29,12 +29,22 @@ std::string error_of_append(const std::string& text) {
   return error;
 }
 
-Removed removed(const std::string& text, const std::vector<int>& lines) {
+Removed removed(const std::string& text, const std::vector<std::size_t>& items) {
   std::string error;
-  auto r = remove_entries(text, lines, error);
-  INFO(error);
+  auto r = remove_entries(text, items, error);
+  INFO(text << "\n" << error);
   REQUIRE(r);
+  CHECK(r->lines.size() == items.size());
+  auto loaded = load_config_text(r->text, "m.yaml");  // what is left still loads, the others all there
+  INFO(r->text);
+  CHECK(loaded.errors.empty());
   return *r;
+}
+
+std::string error_of_remove(const std::string& text, const std::vector<std::size_t>& items) {
+  std::string error;
+  CHECK_FALSE(remove_entries(text, items, error));
+  return error;
 }
 
 /// The mapping on line of the result loads as the learned one.
@@ -188,6 +198,17 @@ TEST_CASE("append to a flow list with items: inside its brackets") {
   loads_learned(a);
 }
 
+TEST_CASE("append to a flow list whose last item has a comment after it: before the comment") {
+  const std::string before = std::string(kHead) + "mappings: [{control: box.k1, add: context.scene.frame_current}   # one, [1]\n"
+                                                  "]\n";
+  const auto a = appended(before);
+  CHECK(a.text == std::string(kHead) +
+                      "mappings: [{control: box.k1, add: context.scene.frame_current}, {control: box.k2, set: "
+                      "'bpy.data.objects[\"Cube\"].location[1]', to: [-10, 10]}   # one, [1]\n]\n");
+  loads_learned(a);
+  CHECK(removed(a.text, {1}).text == before);
+}
+
 TEST_CASE("append when there is no mappings: key: a new block at the end") {
   const auto a = appended(kHead);
   CHECK(a.text == std::string(kHead) + "mappings:\n  - control: box.k2\n    set: 'bpy.data.objects[\"Cube\"].location[1]'\n"
@@ -214,43 +235,128 @@ TEST_CASE("remove cuts an item from its dash to its last line; comments around s
   const std::string k2 = "  - control: box.k2   # learned\n    set: 'bpy.data.objects[\"Cube\"].location[1]'\n    to: [-10, 10]\n";
   const std::string b1 = "  # the play button\n  - control: box.b1\n    press: {call: screen.animation_play}\n";
   SECTION("in the middle") {
-    const auto r = removed(head + k1 + k2 + b1, {7});
+    const auto r = removed(head + k1 + k2 + b1, {1});
     CHECK(r.text == head + k1 + b1);
-    CHECK(r.count == 1);
+    CHECK(r.lines == std::vector<int>{7});
   }
   SECTION("the last one, keys after the list") {
     const std::string tail = "\nlayers:\n  shift: {hold: box.b4}\n";
-    CHECK(removed(head + k1 + k2 + tail, {7}).text == head + k1 + tail);
+    CHECK(removed(head + k1 + k2 + tail, {1}).text == head + k1 + tail);
   }
   SECTION("the last one, no newline at the end") {
-    CHECK(removed(head + k1 + "  - control: box.k2\n    set: context.scene.b", {7}).text == head + k1);
+    CHECK(removed(head + k1 + "  - control: box.k2\n    set: context.scene.b", {1}).text == head + k1);
   }
   SECTION("two at once") {
-    CHECK(removed(head + k1 + k2 + b1, {5, 7}).text == head + b1);
+    const auto r = removed(head + k1 + k2 + b1, {0, 1});
+    CHECK(r.text == head + b1);
+    CHECK(r.lines == std::vector<int>{5, 7});
   }
   SECTION("the only one: mappings: stays, empty, and the file still loads") {
-    const auto r = removed(head + k2, {5});
+    const auto r = removed(head + k2, {0});
     CHECK(r.text == head);
-    CHECK(load_config_text(r.text, "m.yaml").errors.empty());
   }
   SECTION("CRLF") {
     const std::string h = "devices:\r\n  box:\r\n    serial: {port: auto}\r\nmappings:\r\n";
     const std::string a = "  - control: box.k1\r\n    set: context.scene.a\r\n";
     const std::string b = "  - control: box.k2\r\n    set: context.scene.b\r\n";
-    CHECK(removed(h + a + b, {7}).text == h + a);
-    CHECK(removed(h + a + b, {5}).text == h + b);
+    CHECK(removed(h + a + b, {1}).text == h + a);
+    CHECK(removed(h + a + b, {0}).text == h + b);
   }
   SECTION("append then remove gives the file back, byte for byte") {
     const std::string before = head + k1 + b1 + "\n# end\n";
     const auto a = appended(before);
-    CHECK(removed(a.text, {a.line}).text == before);
+    CHECK(removed(a.text, {2}).text == before);
   }
 }
 
-TEST_CASE("remove refuses flow lists and lines without an item") {
-  std::string error;
-  CHECK_FALSE(remove_entries(std::string(kHead) + "mappings: [{control: box.k1, set: context.scene.a}]\n", {4}, error));
-  CHECK_THAT(error, Catch::Contains("flow style"));
-  CHECK_FALSE(remove_entries(std::string(kHead) + "mappings:\n  - control: box.k1\n    set: context.scene.a\n", {6}, error));
-  CHECK_THAT(error, Catch::Contains("no mapping starts"));
+TEST_CASE("remove a flow map item of a block list: its lines, as a block item's") {
+  const std::string head = std::string(kHead) + "mappings:\n";
+  const std::string k1 = "  - {control: box.k1, set: context.scene.a}   # one\n";
+  const std::string k2 = "  - {control: box.k2, set: 'bpy.data.objects[\"it''s, [odd]\"].location[1]',\n"
+                         "     to: [-10, 10]}\n";
+  const std::string b1 = "  - control: box.b1\n    press: {call: screen.animation_play}\n";
+  CHECK(removed(head + k1 + k2 + b1, {0}).text == head + k2 + b1);
+  CHECK(removed(head + k1 + k2 + b1, {1}).text == head + k1 + b1);  // over two lines
+  CHECK(removed(head + k1 + b1 + k2, {2}).text == head + k1 + b1);
+  CHECK(removed("mappings:\n- {control: box.k1, set: context.scene.a}\n- {control: box.k2, set: context.scene.b}" +
+                    std::string("\n") + kHead,
+                {1})
+            .text == "mappings:\n- {control: box.k1, set: context.scene.a}\n" + std::string(kHead));
+}
+
+TEST_CASE("remove an item of a flow list on one line: the item and its comma") {
+  const std::string head = std::string(kHead) + "mappings: [";
+  const std::string a = "{control: box.k1, set: context.scene.a}";
+  const std::string b = "{control: box.k2, set: 'bpy.data.objects[\"Cube\"].location[1]', to: [-10, 10]}";
+  const std::string c = "{control: box.b1, press: {call: screen.animation_play}}";
+  const std::string tail = "]  # three, [see] below\nlayers: {}\n";
+  SECTION("in the middle") {
+    const auto r = removed(head + a + ", " + b + ", " + c + tail, {1});
+    CHECK(r.text == head + a + ", " + c + tail);
+    CHECK(r.lines == std::vector<int>{4});
+  }
+  SECTION("the first") { CHECK(removed(head + a + ", " + b + ", " + c + tail, {0}).text == head + b + ", " + c + tail); }
+  SECTION("the last: the comma before it goes") {
+    CHECK(removed(head + a + ", " + b + ", " + c + tail, {2}).text == head + a + ", " + b + tail);
+  }
+  SECTION("the last two") { CHECK(removed(head + a + ", " + b + ", " + c + tail, {1, 2}).text == head + a + tail); }
+  SECTION("all of them: [] stays, and loads as no mappings") {
+    CHECK(removed(head + a + ", " + b + ", " + c + tail, {0, 1, 2}).text == head + tail);
+    CHECK(removed(head + " " + b + " " + tail, {0}).text == head + " " + tail);
+  }
+  SECTION("a trailing comma stays a trailing comma") {
+    CHECK(removed(head + a + ", " + b + "," + tail, {1}).text == head + a + "," + tail);
+  }
+  SECTION("no newline at the end, CRLF") {
+    const std::string h = "devices:\r\n  box:\r\n    serial: {port: auto}\r\nmappings: [";
+    CHECK(removed(h + a + ", " + b + "]", {0}).text == h + b + "]");
+  }
+  SECTION("append then remove gives the file back, byte for byte") {
+    const std::string before = head + a + ", " + c + tail;
+    const auto added = appended(before);
+    CHECK(removed(added.text, {2}).text == before);
+  }
+}
+
+TEST_CASE("remove an item of a flow list over lines: its own lines, comments of the others kept") {
+  const std::string open = std::string(kHead) + "mappings: [   # the knobs\n";
+  const std::string a = "  {control: box.k1, set: context.scene.a},   # one\n";
+  const std::string b = "  {control: box.k2,\n   set: context.scene.b},   # two, over two lines\n";
+  const std::string c = "  {control: box.k3, set: context.scene.c}    # three\n";
+  const std::string close = "]\n# after\n";
+  SECTION("in the middle") { CHECK(removed(open + a + b + c + close, {1}).text == open + a + c + close); }
+  SECTION("the first") { CHECK(removed(open + a + b + c + close, {0}).text == open + b + c + close); }
+  SECTION("the last: its line, and the comma of the one before") {
+    CHECK(removed(open + a + b + c + close, {2}).text ==
+          open + a + "  {control: box.k2,\n   set: context.scene.b}   # two, over two lines\n" + close);
+  }
+  SECTION("the last with ] on its line: the item goes, the ] stays") {
+    const std::string last = "  {control: box.k3, set: context.scene.c}]  # end\n";
+    CHECK(removed(open + a + last, {1}).text ==
+          open + "  {control: box.k1, set: context.scene.a}   # one\n]  # end\n");
+  }
+  SECTION("items on the [ line and after it") {
+    const std::string t = std::string(kHead) + "mappings: [{control: box.k1, set: context.scene.a},\n"
+                                               "           {control: box.k2, set: context.scene.b}]\n";
+    CHECK(removed(t, {0}).text == std::string(kHead) + "mappings: [\n           {control: box.k2, set: context.scene.b}]\n");
+    CHECK(removed(t, {1}).text == std::string(kHead) + "mappings: [{control: box.k1, set: context.scene.a}\n]\n");
+  }
+  SECTION("CRLF and no newline at the end") {
+    const std::string h = "devices:\r\n  box:\r\n    serial: {port: auto}\r\nmappings: [\r\n";
+    const std::string x = "  {control: box.k1, set: context.scene.a},\r\n";
+    const std::string y = "  {control: box.k2, set: context.scene.b}\r\n";
+    CHECK(removed(h + x + y + "]", {1}).text == h + "  {control: box.k1, set: context.scene.a}\r\n]");
+    CHECK(removed(h + x + y + "]", {0}).text == h + y + "]");
+  }
+}
+
+TEST_CASE("remove refuses what it cannot cut safely, naming the line") {
+  CHECK_THAT(error_of_remove(std::string(kHead) + "mappings:\n  - control: box.k1\n    set: context.scene.a\n", {1}),
+             Catch::Contains("has 1 mappings, not the one to remove"));
+  CHECK_THAT(error_of_remove(std::string(kHead) + "mappings: {a: 1}\n", {0}), Catch::Contains("no list of mappings"));
+  // An alias repeats its anchor's node: cutting either would change the other.
+  CHECK_THAT(error_of_remove(std::string(kHead) + "mappings:\n  - &k {control: box.k1, set: context.scene.a}\n  - *k\n",
+                             {1}),
+             Catch::Contains("line 4: mapping 2 of mappings: is an alias"));
+  CHECK_THAT(error_of_remove(std::string(kHead) + "mappings: [\n", {0}), Catch::Contains("YAML syntax"));
 }

@@ -142,6 +142,14 @@ mappings:
          m[3]["led"] == "box.l1"));
   CHECK((m[4]["on"] == "long" && m[4]["target"] == "screen.animation_cancel"));
   CHECK((m[5]["does"] == "watch" && m[5]["target"] == "context.scene.use_preview_range"));
+  CHECK_FALSE(m[0].contains("unsaved"));
+  // A learned mapping the file could not take: why, and no line of the file.
+  r.config->mappings[2].unsaved = "m.yaml is read-only (mode 0444)";
+  out.clear();
+  codec::append_mappings(out, *r.config);
+  CHECK(json::parse(out)["mappings"][2] ==
+        json::parse(R"j({"control":"box.e1","does":"add","target":"context.scene.frame_current","line":0,
+                         "unsaved":"m.yaml is read-only (mode 0444)"})j"));
 }
 
 TEST_CASE("codec: the hello answer's features and the add-on's latency event decode") {
