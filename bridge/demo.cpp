@@ -17,6 +17,7 @@
 #include "bridge/blender_link.hpp"
 #include "bridge/bridge.hpp"
 #include "bridge/child_process.hpp"
+#include "bridge/file_watch.hpp"
 #include "knoblink/version.hpp"
 
 namespace knoblink {
@@ -140,6 +141,9 @@ int run_demo(const DemoOptions& opt) {
   int leds = 0, status = 0;
   asio::steady_timer sweep(io), deadline(io), startup(io);
   asio::signal_set signals(io, SIGINT, SIGTERM);
+  FileWatch watch(io, opt.config, [&] {
+    if (bridge) bridge->reload_file();
+  });
 
   auto stop = [&](int code) {
     if (stopping) return;
@@ -149,6 +153,7 @@ int run_demo(const DemoOptions& opt) {
     deadline.cancel();
     startup.cancel();
     signals.cancel();
+    watch.stop();
     scene.stop();
     if (bridge) bridge->stop();
     sim.stop(std::chrono::milliseconds(2000));
@@ -183,7 +188,15 @@ int run_demo(const DemoOptions& opt) {
                 static_cast<unsigned>(cfg.blender.port.value_or(0)), link.c_str(),
                 opt.duration_s > 0 ? "" : " (Ctrl-C stops)");
     bridge = std::make_unique<Bridge>(io, cfg);
+    // A save of the mapping reloads it, as with `knoblink run` (docs/mapping.md, "Reloading"),
+    // still on the emulated box and this Blender.
+    bridge->set_overrides([&link, port = cfg.blender.port](Config& c) {
+      if (const int i = c.device_index("box"); i >= 0)
+        if (auto* s = std::get_if<SerialConfig>(&c.devices[i].kind)) s->port = link;
+      c.blender.port = port;
+    });
     bridge->start();
+    if (std::string why; !watch.start(why)) spdlog::warn("{}", why);
     do_sweep();
   };
 

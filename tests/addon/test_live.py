@@ -37,8 +37,9 @@ FRAME = "context.scene.frame_current"
 class Blender:
     """A running Blender with the add-on; stdout/stderr collected."""
 
-    def __init__(self, tmp, python=()):
-        """python: more scripts for the GUI Blender to run after the add-on is enabled."""
+    def __init__(self, tmp, python=(), screen=None):
+        """python: more scripts for the GUI Blender to run after the add-on is enabled;
+        screen: its Xvfb screen size ("1280x900"; scripts/blender-addon's default else)."""
         self.blocker = socket.socket()
         self.blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.blocker.bind(("127.0.0.1", 0))
@@ -48,6 +49,8 @@ class Blender:
         if GUI:
             cmd = [str(ROOT / "scripts" / "blender-addon"), "--gui", "--port", str(self.taken),
                    "--python", os.path.join(HERE, "gui_setup.py")]
+            if screen:
+                cmd += ["--screen", screen]
             for script in python:
                 cmd += ["--python", script]
         else:
