@@ -396,7 +396,8 @@ class Link:
         rec = self.recorder
         shown = (len(self.server.clients) if self.server else 0, round(self.rate), len(self.queue),
                  self.last_error, rec.on, rec.take is not None, id(rec.last_take),
-                 self.learns.last and self.learns.last["message"], self.panel.version)
+                 self.learns.last and self.learns.last["message"], self.panel.version,
+                 self.wake.awake, self.wake.error)
         if shown == self._shown or self._now - self._shown_t < PANEL_PERIOD:
             return
         self._shown, self._shown_t = shown, self._now

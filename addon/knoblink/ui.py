@@ -107,6 +107,7 @@ def _status(layout):
         layout.label(text=f"Discovery file: {running.discovery_path}")
     layout.label(text=f"Clients: {len(srv.clients)}/{srv.max_clients}")
     layout.label(text=f"Commands/s: {running.rate:.0f}   Queue: {len(running.queue)}")
+    layout.label(text=running.wake.summary(), icon="TIME")
     if running.last_error:
         layout.label(text=f"Last error: {running.last_error}", icon="ERROR")
     if running.learns.last:  # docs/blender.md, "Learn"

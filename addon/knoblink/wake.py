@@ -57,6 +57,17 @@ class Wake:
     def awake(self):
         return self._timer is not None
 
+    def summary(self):
+        """What the panel says of it (docs/blender.md, "The panel")."""
+        if self.error:
+            return f"Wake-up: cannot wake: {self.error}"
+        if self.idle_s <= 0:
+            return "Wake-up: off (Blender sleeps 5 ms between idle passes)"
+        if bpy.app.background:
+            return "Wake-up: not in background Blender"
+        state = "awake" if self.awake else "asleep"
+        return f"Wake-up: {state} ({self.wakeups} since start, held {self.idle_s * 1000:.0f} ms)"
+
     def touch(self, now):
         """Commands were applied at now (time.monotonic()): stay awake until now + idle_s."""
         self._last = now

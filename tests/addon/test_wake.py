@@ -146,9 +146,11 @@ def test_wakes_with_a_stream_and_sleeps_after_it(blender, c):
     assert during and all(w["awake"] for w in during), f"not awake during the stream: {during}"
     assert max(w["passes"] for w in during) > AWAKE_MIN, f"the loop kept sleeping: {during}"
     assert during[-1]["wakeups"] >= before + 1
+    assert during[-1]["panel"] == f"Wake-up: awake ({during[-1]['wakeups']} since start, held {IDLE * 1000:.0f} ms)", during[-1]
     after = windows(log, t1 + IDLE + 0.5, t1 + IDLE + 0.9)  # after the idle delay and the undo step
     assert after and not any(w["awake"] for w in after), f"still awake after the idle delay: {after}"
     assert all(w["passes"] <= ASLEEP_MAX for w in after), f"the loop did not sleep again: {after}"
+    assert after[-1]["panel"].startswith("Wake-up: asleep ("), after[-1]
     ended = next(w["t"] for w in log if "passes" in w and w["t"] > t1 and not w["awake"])
     assert ended - t1 < IDLE + 0.5, f"the wake-up ended {ended - t1:.3f} s after the last command"
     # Undo: no step pushed while awake (the "a" gesture ended 0.3 s into the stream:
@@ -172,6 +174,7 @@ def test_preference_off_never_wakes(blender, c):
     log = windows(blender.log(t0), t0, t1 + IDLE)
     assert log and not any(w["awake"] for w in log), log
     assert all(w["wakeups"] == before for w in log), log
+    assert log[-1]["panel"] == "Wake-up: off (Blender sleeps 5 ms between idle passes)", log[-1]
     assert all(w["passes"] <= ASLEEP_MAX for w in log), f"awake with the wake-up off: {log}"
     assert c.value(P["c"]) == last
     blender.command(f"wake {int(IDLE * 1000)}")
@@ -244,4 +247,5 @@ def test_background_does_nothing(tmp_path, how):
     found = json.loads(lines[-1].split(" ", 1)[1])
     assert found["background"] and found["wake_ms"] == 100, found
     assert found["kb"] == 300 and found["wakeups"] == 0 and not found["awake_seen"], found
+    assert found["panel"] == "Wake-up: not in background Blender", found
     assert r.returncode == 0, f"{found}\n{r.stderr[-3000:]}"

@@ -46,7 +46,7 @@ def main():
     mod.pump()
     result = {"blender": bpy.app.version_string, "background": bpy.app.background, "wake_ms": wake_ms,
               "awake_seen": awake_seen, "wakeups": link.wake.wakeups, "wake_error": link.wake.error,
-              "kb": bpy.data.objects["Cube"]["kb"], "error": link.last_error}
+              "kb": bpy.data.objects["Cube"]["kb"], "error": link.last_error, "panel": link.wake.summary()}
     addon_utils.disable("knoblink", default_set=False)
     print("knoblink-wake-bg " + json.dumps(result), flush=True)
     ok = (result["kb"] == N and not awake_seen and result["wakeups"] == 0 and wake_ms > 0

@@ -3,7 +3,8 @@
 Every pass of the main loop runs the probe (a bpy.app.timers callback at
 interval 0). Per 50 ms window it logs to $KNOBLINK_PROBE_LOG one JSON line:
 {"t": CLOCK_MONOTONIC at the window's end, "passes": passes in it, "awake":
-whether the add-on holds its wake-up timer, "wakeups": how often it woke}.
+whether the add-on holds its wake-up timer, "wakeups": how often it woke,
+"panel": what the KnobLink panel says of the wake-up}.
 A loop that sleeps 5 ms after each idle pass cannot make more than 10 passes
 in 50 ms; an awake one makes hundreds. Undo steps the add-on pushes are logged
 as {"t", "undo": message, "awake"} (the real ed.undo_push still runs).
@@ -59,7 +60,8 @@ def probe():
     if now - state["t0"] >= WINDOW_S:
         w = _wake()
         write({"t": now, "passes": state["passes"], "awake": bool(w and w.awake),
-               "wakeups": w.wakeups if w else -1, "windows": len(bpy.context.window_manager.windows)})
+               "wakeups": w.wakeups if w else -1, "windows": len(bpy.context.window_manager.windows),
+               "panel": w.summary() if w else ""})
         state.update(t0=now, passes=0)
     if now - state["checked"] >= WINDOW_S:
         state["checked"] = now
