@@ -153,8 +153,15 @@ def compact(path, crop=None):
     bpy.data.images.remove(img)
 
 
+UI_SCALE = 0.92
+
+
 def setup(xin):
     """The sidebar open, widened, on the KnobLink tab."""
+    # A little smaller than Blender's default, so the whole panel (down to the add-on's
+    # latency) fits the 3D view of a 1280x900 window.
+    bpy.context.preferences.view.ui_scale = UI_SCALE
+    yield 0.3
     area, ui = sidebar()
     area.spaces.active.show_region_ui = True
     win = gi.window()
@@ -162,9 +169,9 @@ def setup(xin):
     yield 0.5
 
     # Widen the sidebar: drag its left edge to the left. The sidebar overlaps
-    # the viewport, so that edge's grip sits 0.4 widget units (8 px) inside.
+    # the viewport, so that edge's grip sits 0.4 widget units (8 px at scale 1) inside.
     area, ui = sidebar()
-    before, y, x = ui.width, ui.y + ui.height // 2, ui.x + 9
+    before, y, x = ui.width, ui.y + ui.height // 2, ui.x + round(9 * UI_SCALE)
     xin.move(win, x, y)
     yield 0.2
     xin.button(gi.LEFT, True)
