@@ -144,6 +144,7 @@ class Sim {
   void wire();
   void reset_board();
   void assert_inputs(bool force);
+  void hold_externally(char port);
   void drive(Pin pin, bool level);
   avr_irq_t* pin_irq(Pin pin) { return avr_io_getirq(avr_, AVR_IOCTL_IOPORT_GETIRQ(pin.port), pin.bit); }
   bool& level_of(Pin pin) { return levels_[pin.port - 'A'][pin.bit]; }
@@ -303,8 +304,7 @@ void Sim::wire() {
 }
 
 // simavr ignores a repeated pin value, and a reset clears the PIN registers,
-// so after a reset every input is toggled to its level. The firmware's own
-// pull-up writes also land on these IRQs; re-asserting every slice undoes them.
+// so after a reset every input is toggled to its level.
 void Sim::assert_inputs(bool force) {
   auto one = [&](Pin p) {
     avr_irq_t* irq = pin_irq(p);
@@ -315,10 +315,35 @@ void Sim::assert_inputs(bool force) {
   for (const auto& e : kEncPins)
     for (const Pin& p : e) one(p);
   for (const Pin& p : kButtonPins) one(p);
+  hold_externally('B');
+  hold_externally('D');
+}
+
+// Every write of a port re-drives its input pins with their pull-ups (simavr's
+// avr_ioport_update_irqs): an LED's digitalWrite on port B (l1, l2) would set a
+// held button there (b5, b6) or an encoder pin (e2) back to 1, and the press is
+// lost. Telling simavr these pins are driven from outside, at their levels, makes
+// a port write keep them, as the wires of a real board do.
+void Sim::hold_externally(char port) {
+  uint8_t mask = 0, value = 0;
+  auto add = [&](Pin p) {
+    if (p.port != port) return;
+    mask = static_cast<uint8_t>(mask | (1u << p.bit));
+    if (level_of(p)) value = static_cast<uint8_t>(value | (1u << p.bit));
+  };
+  for (const auto& e : kEncPins)
+    for (const Pin& p : e) add(p);
+  for (const Pin& p : kButtonPins) add(p);
+  avr_ioport_external_t ext{};
+  ext.name = static_cast<uint8_t>(port) & 0x7Fu;
+  ext.mask = mask;
+  ext.value = value;
+  avr_ioctl(avr_, AVR_IOCTL_IOPORT_SET_EXTERNAL(port), &ext);
 }
 
 void Sim::drive(Pin pin, bool level) {
   level_of(pin) = level;
+  hold_externally(pin.port);
   avr_raise_irq(pin_irq(pin), level);
 }
 

@@ -263,10 +263,6 @@ def test_the_record_switch_on_the_emulated_box(blender, c, tmp_path):
         while not any("box: described" in line for line in log):
             assert time.monotonic() < end and bridge.poll() is None, "".join(log[-20:])
             time.sleep(0.05)
-        # The board resets when its port opens and describes itself again for the bridge's "?":
-        # a press within those ~50 ms can become the resting state it boots with (seen 2 in 8
-        # times with a click right after the first description), so the click waits them out.
-        time.sleep(0.3)
         played = Played(c, loc_z, scale=lambda raw: 2.0 * raw / 1023)  # to: [0, 2]
         c.ok({"op": "watch", "path": FRAME})
         c.ok({"op": "watch", "path": loc_z})
@@ -348,9 +344,8 @@ class Sim:
         self.expect("sync", 10)
 
     def click(self, button):
-        """A press a person makes: held 100 ms (the firmware debounces). The press is applied
-        before the hold starts: an emulator starved on a loaded machine would otherwise read
-        press and release together, at one emulated instant, and the debouncer drop both."""
+        """A press a person makes: held 100 ms (the firmware debounces), from the moment the
+        emulator applied it (a starved emulator could read press and release together)."""
         self.send(f"press {button}")
         self.sync()
         time.sleep(0.1)

@@ -217,6 +217,30 @@ TEST_CASE("LED lines from the host set the pins; bad lines are answered with a l
   CHECK(sim.line(milliseconds(1000)) == "led 1 0");
 }
 
+TEST_CASE("a button held while the host sets an LED on the same port stays pressed") {
+  // l1 and l2 are on port B with b5, b6 and e2: every LED write rewrites the port,
+  // which in simavr re-drove the held button's pin high (the press and its release
+  // were lost) until the emulator held its input pins as driven from outside.
+  BootedBox box;
+  auto& sim = box.sim;
+  auto& port = box.port;
+  for (const char* b : {"5", "6"}) {
+    sim.send(std::string("press ") + b);
+    sim.sync();
+    port.write_line("l1 1");
+    CHECK(sim.line(milliseconds(1000)) == "led 1 1");
+    port.write_line("l2 1");
+    CHECK(sim.line(milliseconds(1000)) == "led 2 1");
+    CHECK(port.line(milliseconds(1000)) == std::string("b") + b + " 1");
+    port.write_line("l1 0");
+    CHECK(sim.line(milliseconds(1000)) == "led 1 0");
+    port.write_line("l2 0");
+    CHECK(sim.line(milliseconds(1000)) == "led 2 0");
+    sim.send(std::string("release ") + b);
+    CHECK(port.line(milliseconds(1000)) == std::string("b") + b + " 0");
+  }
+}
+
 TEST_CASE("a blank EEPROM gets a uid once; it survives a replug") {
   SimProcess sim({"--uid", "blank", KNOBLINK_FIRMWARE_ELF});
   std::string uid;
