@@ -81,8 +81,8 @@ class Recorder:
         self.last_take = None  # summary of the last finished take (panel, "take" event)
         self.error = ""
         self.playing = playing
-        self.clock = time.perf_counter  # Command.t's clock (server.py)
-        self._pending = {}  # this drain's written targets: (struct pointer, prop, key, index) -> Target
+        self.now = time.perf_counter  # Command.t's clock (server.py)
+        self._pending = {}  # this drain's written targets: (struct pointer, prop, key, index) -> (Target, received)
 
     # ------------------------------------------------------------ state
     def greeting(self):
@@ -104,7 +104,7 @@ class Recorder:
         if active and self.take is None:
             self.before_take()
             scene = bpy.context.scene
-            self.take = Take(scene.frame_current, scene.render.fps / scene.render.fps_base, self.clock())
+            self.take = Take(scene.frame_current, scene.render.fps / scene.render.fps_base, self.now())
         elif not active and self.take is not None:
             self._key_pending()
             self.finish()
@@ -120,7 +120,7 @@ class Recorder:
         """frame_change_pre: when the take's frames began (the drain that sees the
         new frame runs after Blender's redraw)."""
         if self.take is not None:
-            self.take.clock.changed(scene.frame_current, self.clock())
+            self.take.clock.changed(scene.frame_current, self.now())
 
     def note(self, targets, received=0.0):
         """Targets a set/add just wrote (each resolved element), its line received
@@ -128,7 +128,7 @@ class Recorder:
         take is running): their undo step is then the take's."""
         if self.take is None:
             return False
-        received = received or self.clock()
+        received = received or self.now()
         for t in targets:
             why = ("holds no number or bool" if t.kind not in NUMERIC else
                    "is not animatable" if not _animatable(t) else None)

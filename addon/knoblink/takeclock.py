@@ -26,6 +26,7 @@ class FrameClock:
         self.fps = fps if fps > 0 else 24.0
         self.runs = [([], array("d"))]  # per run: frames (rising), the times they began
         self.jump = max(round(self.fps), 10)  # frames: a step further than this is a jump
+        self._ends = {}  # (run, frame) -> end(): every channel of a take asks for the same frames
 
     @property
     def run(self):
@@ -42,10 +43,17 @@ class FrameClock:
             frames, times = self.runs[-1]
         frames.append(frame)
         times.append(t)
+        self._ends.clear()
 
     def end(self, run, frame):
         """When frame ended in run: the fitted line at frame + 1 (where the next
         frame began), or None when the run has no time."""
+        key = (run, frame)
+        if key not in self._ends:
+            self._ends[key] = self._fit(run, frame)
+        return self._ends[key]
+
+    def _fit(self, run, frame):
         frames, times = self.runs[run]
         if not frames:
             return None

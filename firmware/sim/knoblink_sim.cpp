@@ -143,7 +143,7 @@ class Sim {
   void load();
   void wire();
   void reset_board();
-  void assert_inputs(bool force);
+  void assert_inputs();
   void hold_externally(char port);
   void drive(Pin pin, bool level);
   avr_irq_t* pin_irq(Pin pin) { return avr_io_getirq(avr_, AVR_IOCTL_IOPORT_GETIRQ(pin.port), pin.bit); }
@@ -300,17 +300,17 @@ void Sim::wire() {
   }
   for (auto& port : levels_)
     for (bool& l : port) l = true;  // pulled up: buttons released, encoders at a detent
-  assert_inputs(true);
+  assert_inputs();
 }
 
 // simavr ignores a repeated pin value, and a reset clears the PIN registers,
 // so after a reset every input is toggled to its level.
-void Sim::assert_inputs(bool force) {
+void Sim::assert_inputs() {
   auto one = [&](Pin p) {
     avr_irq_t* irq = pin_irq(p);
     const bool want = level_of(p);
-    if (force) avr_raise_irq(irq, !want);
-    if (force || (irq->value != 0) != want) avr_raise_irq(irq, want);
+    avr_raise_irq(irq, !want);
+    avr_raise_irq(irq, want);
   };
   for (const auto& e : kEncPins)
     for (const Pin& p : e) one(p);
@@ -351,7 +351,7 @@ void Sim::reset_board() {
   avr_reset(avr_);
   xon_ = true;
   rx_.clear();
-  assert_inputs(true);
+  assert_inputs();
 }
 
 // Inputs of one group (an encoder, a button) change in order: a new command
